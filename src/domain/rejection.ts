@@ -1,0 +1,59 @@
+// Why a row is rejected: the closed list of reasons, each with the sentence a user reads in the rejects file.
+
+import type { RequiredColumn } from './schema.js';
+
+export const REJECTION_REASONS = [
+  'wrong_field_count',
+  'malformed_csv',
+  'empty',
+  'not_an_integer',
+  'out_of_range',
+  'unknown_transaction_type',
+  'unparsable_datetime',
+  'impossible_datetime',
+] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
+
+/** One rejected source row: where it is, which column is wrong, why, and the row as read. */
+export interface RejectedRow {
+  /** 1-based line of the source file on which the row starts (the header is line 1). */
+  line: number;
+  /** The offending column, or null when the row as a whole is malformed. */
+  column: RequiredColumn | null;
+  reason: RejectionReason;
+  /** A sentence for the user: what is wrong with the value. */
+  message: string;
+  /** The offending value as read (or the raw row for malformed rows). */
+  value: string | null;
+}
+
+const RANGE_TEXT: Record<RequiredColumn, string> = {
+  user_id: 'an integer from 0 to 9223372036854775807',
+  merchant_type_code: 'an integer from 0 to 9999',
+  amount_cents: 'an integer from 0 to 9223372036854775807',
+  transaction_type: 'PurchaseActivity or ReturnActivity',
+  datetime: 'an ISO 8601 date and time such as 2023-03-25T11:31:26.616360 (optionally with Z or +02:00)',
+};
+
+/** The message shown in the rejects file for a reason on a column. */
+export function rejectionMessage(reason: RejectionReason, column: RequiredColumn | null): string {
+  const expected = column ? RANGE_TEXT[column] : '';
+  switch (reason) {
+    case 'wrong_field_count':
+      return 'the row does not have as many fields as the header';
+    case 'malformed_csv':
+      return 'the row is not valid CSV (an unterminated quote or invalid UTF-8)';
+    case 'empty':
+      return `${column} is empty; expected ${expected}`;
+    case 'not_an_integer':
+      return `${column} is not an integer of decimal digits; expected ${expected}`;
+    case 'out_of_range':
+      return `${column} is out of range; expected ${expected}`;
+    case 'unknown_transaction_type':
+      return `transaction_type is not one of ${expected}`;
+    case 'unparsable_datetime':
+      return `datetime is not ${expected}`;
+    case 'impossible_datetime':
+      return 'datetime names a date or time that does not exist (such as 30 February or 25:00)';
+  }
+}

@@ -1,0 +1,74 @@
+// The v1 answers (SPEC §4), wire-compatible with the old design: shapes, key order, rounding, ordering.
+
+import { halfEvenDollars } from './money.js';
+import type { TransactionType } from './schema.js';
+import { formatUtcDay, formatUtcSecond } from './time.js';
+
+/** A transaction as the lake stores it. Integers that may exceed 2^53 are bigint. */
+export interface StoredTransaction {
+  userId: bigint;
+  transactionType: TransactionType;
+  merchantTypeCode: number;
+  amountCents: bigint;
+  /** Microseconds since the Unix epoch, UTC. Exact as a double for any year 0001–9999. */
+  epochMicros: number;
+}
+
+/** The purchase and return sums of one merchant code on one UTC day (kept at commit time). */
+export interface DailyMerchantSums {
+  merchantTypeCode: number;
+  /** Days since 1970-01-01, UTC. */
+  day: number;
+  purchaseCents: bigint;
+  returnCents: bigint;
+}
+
+/** One element of `GET /api/v1/data/transactions/{userId}`; keys in this order on the wire. */
+export interface V1Transaction {
+  user_id: bigint;
+  amount_in_dollars: bigint;
+  datetime: string;
+  merchant_type_code: number;
+}
+
+/** One element of `GET /api/v1/data/netAmount/{merchantTypeCode}`; keys in this order on the wire. */
+export interface V1DailyNet {
+  merchant_type_code: number;
+  net_amount_in_dollars: bigint;
+  date: string;
+}
+
+/** v1's order: (datetime, transaction_type, merchant_type_code, amount_cents) ascending. */
+export function compareV1Order(a: StoredTransaction, b: StoredTransaction): number {
+  if (a.epochMicros !== b.epochMicros) return a.epochMicros - b.epochMicros;
+  if (a.transactionType !== b.transactionType) return a.transactionType < b.transactionType ? -1 : 1;
+  if (a.merchantTypeCode !== b.merchantTypeCode) return a.merchantTypeCode - b.merchantTypeCode;
+  return a.amountCents === b.amountCents ? 0 : a.amountCents < b.amountCents ? -1 : 1;
+}
+
+export function toV1Transaction(t: StoredTransaction): V1Transaction {
+  return {
+    user_id: t.userId,
+    amount_in_dollars: halfEvenDollars(t.amountCents),
+    datetime: formatUtcSecond(t.epochMicros),
+    merchant_type_code: t.merchantTypeCode,
+  };
+}
+
+export function toV1DailyNet(sums: DailyMerchantSums): V1DailyNet {
+  return {
+    merchant_type_code: sums.merchantTypeCode,
+    net_amount_in_dollars: halfEvenDollars(sums.purchaseCents - sums.returnCents),
+    date: formatUtcDay(sums.day),
+  };
+}
+
+/**
+ * Parse a path id as v1 does: all ASCII digits or it is a client error (null); digits beyond `max`
+ * name no existing row ('absent'), which answers `[]`, never an error.
+ */
+export function parseV1Id(text: string, max: bigint): bigint | 'absent' | null {
+  if (text.length === 0 || !/^[0-9]+$/.test(text)) return null;
+  const value = BigInt(text);
+  return value > max ? 'absent' : value;
+}
