@@ -1,5 +1,7 @@
 // Effective configuration, in one typed place: flags > environment > defaults.
 
+import { TxlakeError } from '../domain/errors.js';
+
 export const DEFAULTS = {
   lake: './lake',
   host: '127.0.0.1',
@@ -23,7 +25,7 @@ export function resolvePort(flag: string | undefined, env: NodeJS.ProcessEnv = p
 function parsePort(text: string): number {
   const port = Number(text);
   if (!/^[0-9]+$/.test(text) || port > 65535) {
-    throw new Error(`port must be an integer from 0 to 65535, got "${text}"`);
+    throw new TxlakeError('usage', `port must be an integer from 0 to 65535, got "${text}"`);
   }
   return port;
 }

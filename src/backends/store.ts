@@ -1,0 +1,31 @@
+// The storage backend seen by the HTTP layer: a store hands out immutable snapshot views, and a request is
+// answered entirely from the one view it took, so a snapshot swap never mixes two versions in an answer.
+
+import type { DailyMerchantSums, StoredTransaction } from '../domain/v1.js';
+
+export const BACKEND_KINDS = ['embedded'] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+/** One loaded snapshot of the lake, answering queries until it is released. */
+export interface SnapshotView {
+  /** The snapshot id (from its manifest). */
+  readonly id: number;
+  /** ISO 8601 time the snapshot was committed. */
+  readonly created: string;
+  /** Number of transactions in the snapshot. */
+  readonly rows: number;
+  /** Every transaction of `userId`, in v1 order (datetime, type, merchant code, amount). */
+  transactionsOfUser(userId: bigint): Promise<StoredTransaction[]>;
+  /** The daily purchase and return sums of a merchant code, days ascending. */
+  dailySumsOfMerchant(merchantTypeCode: number): Promise<DailyMerchantSums[]>;
+}
+
+export interface TransactionStore {
+  readonly kind: BackendKind;
+  /** The view to answer the next request from, or null until a snapshot is loaded. */
+  current(): SnapshotView | null;
+  /** Load the lake's current snapshot if it changed; resolves to true when a new view was swapped in. */
+  refresh(): Promise<boolean>;
+  /** Release every resource; pending queries may fail afterwards. */
+  close(): Promise<void>;
+}

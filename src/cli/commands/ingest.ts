@@ -1,0 +1,101 @@
+// `txlake ingest FILE…`: parse flags, run the pipeline, print the summary (human or --json).
+
+import { type Command, Option } from 'commander';
+import { TxlakeError } from '../../domain/errors.js';
+import { PARTITION_SCHEMES, type PartitionScheme } from '../../domain/schema.js';
+import { type IngestResult, ingest, RejectRateExceeded } from '../../etl/ingest.js';
+import { WRITE_MODES, type WriteMode } from '../../lake/manifest.js';
+import { DEFAULTS, resolveLakeDir } from '../config.js';
+
+interface IngestFlags {
+  lake?: string;
+  outputFile?: string;
+  inputFile?: string;
+  mode: WriteMode;
+  maxRejectRate: string;
+  partitionBy: PartitionScheme;
+  force?: boolean;
+  json?: boolean;
+  rejects?: string;
+}
+
+function parseRate(text: string): number {
+  const rate = Number(text);
+  if (text.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) {
+    throw new TxlakeError('usage', `--max-reject-rate must be a number from 0 to 1, got "${text}"`);
+  }
+  return rate;
+}
+
+function printHuman(result: IngestResult): void {
+  const out = process.stdout;
+  if (result.already_committed) {
+    out.write(`nothing to do: already committed (snapshot ${result.snapshot} is current); use --force to ingest again\n`);
+    return;
+  }
+  for (const s of result.sources) {
+    if (s.already_committed_in !== null) continue;
+    out.write(`${s.source}: ${s.rows_read} rows read, ${s.rows_committed} committed, ${s.rows_rejected} rejected\n`);
+    if (s.rejects_file) out.write(`  rejected rows and why: ${s.rejects_file}\n`);
+  }
+  out.write(`committed snapshot ${result.snapshot} in ${result.seconds.toFixed(2)} s\n`);
+}
+
+function jsonSummary(result: IngestResult): string {
+  const { seconds, ...rest } = result;
+  return `${JSON.stringify({ ...rest, seconds: Number(seconds.toFixed(3)) })}\n`;
+}
+
+export function registerIngest(program: Command): void {
+  program
+    .command('ingest')
+    .description('validate CSV files and commit their rows to the lake as one atomic snapshot')
+    .argument('[files...]', 'CSV files (.csv or .csv.gz); - reads standard input')
+    .option('--lake <dir>', `lake directory (env TXLAKE_LAKE, default ${DEFAULTS.lake})`)
+    .addOption(new Option('--mode <mode>', 'append to the current snapshot or replace it').choices(WRITE_MODES).default('append'))
+    .option('--max-reject-rate <rate>', 'largest share of rejected rows that still commits', String(DEFAULTS.maxRejectRate))
+    .addOption(
+      new Option('--partition-by <keys>', 'directory levels of a new lake')
+        .choices(PARTITION_SCHEMES)
+        .default('transaction_type'),
+    )
+    .option('--force', 'ingest even when this content was already committed')
+    .option('--rejects <file>', 'where to write the rejected rows (default: under <lake>/_txlake/rejects/)')
+    .option('--json', 'print one JSON object summarizing the ingest')
+    .addOption(new Option('--input_file <file>', "the old design's name for the input file").hideHelp())
+    .addOption(new Option('--output_file <dir>', "the old design's name for --lake").hideHelp())
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 committed (or nothing to do), 2 file-level error, 3 too many rejected rows (nothing committed).
+Examples:
+  txlake ingest transactions.csv
+  txlake ingest day1.csv.gz day2.csv.gz --json
+  cat export.csv | txlake ingest - --max-reject-rate 0.05`,
+    )
+    .action(async (files: string[], flags: IngestFlags) => {
+      const inputs = [...files, ...(flags.inputFile ? [flags.inputFile] : [])];
+      const lake = resolveLakeDir(flags.lake ?? flags.outputFile);
+      const notices: string[] = [];
+      try {
+        const result = await ingest({
+          lake,
+          files: inputs,
+          mode: flags.mode,
+          maxRejectRate: parseRate(flags.maxRejectRate),
+          partitionBy: flags.partitionBy,
+          force: flags.force ?? false,
+          rejectsFile: flags.rejects,
+          onNotice: (message) => {
+            notices.push(message);
+            process.stderr.write(`note: ${message}\n`);
+          },
+        });
+        if (flags.json) process.stdout.write(jsonSummary(result));
+        else printHuman(result);
+      } catch (error) {
+        if (error instanceof RejectRateExceeded && flags.json) process.stdout.write(jsonSummary(error.result));
+        throw error;
+      }
+    });
+}

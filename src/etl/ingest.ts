@@ -1,0 +1,345 @@
+// The ingest pipeline (SPEC §1): sources → validate in the engine → rejects file → reject-rate gate →
+// sorted, partitioned Parquet → one atomic snapshot. Either the whole ingest is committed or nothing is.
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { TxlakeError } from '../domain/errors.js';
+import { type RejectedRow, type RejectionReason, rejectionMessage } from '../domain/rejection.js';
+import type { PartitionScheme, RequiredColumn } from '../domain/schema.js';
+import { commitSnapshot } from '../lake/commit.js';
+import { writeDailySums, writeDataFiles } from '../lake/data-writer.js';
+import { type Engine, openEngine } from '../lake/engine.js';
+import { LakeLayout } from '../lake/layout.js';
+import { acquireWriterLock, type LockHolder } from '../lake/lock.js';
+import type { SnapshotManifest, SourceRecord, WriteMode } from '../lake/manifest.js';
+import { readCurrentSnapshot } from '../lake/snapshots.js';
+import { mapRejectedLines } from './line-map.js';
+import { withProgress } from './progress.js';
+import { writeRejectsFile } from './rejects.js';
+import { openSource, type Source } from './source.js';
+import { engineRejectTables, STAGED_TABLE, stageSourceSql } from './staging.js';
+
+export interface IngestOptions {
+  lake: string;
+  files: string[];
+  mode: WriteMode;
+  maxRejectRate: number;
+  partitionBy: PartitionScheme;
+  force: boolean;
+  /** Where to write the rejects of a single source; default under `<lake>/_txlake/rejects/`. */
+  rejectsFile?: string;
+  /** Called with one line per noteworthy event (skipped source, recovered lock, extra columns). */
+  onNotice?: (message: string) => void;
+}
+
+export interface SourceOutcome {
+  source: string;
+  rows_read: number;
+  rows_committed: number;
+  rows_rejected: number;
+  rejects_file: string | null;
+  extra_columns: string[];
+  /** Set when this content was already committed and the source was skipped. */
+  already_committed_in: number | null;
+}
+
+export interface IngestResult {
+  rows_read: number;
+  rows_committed: number;
+  rows_rejected: number;
+  rejects_file: string | null;
+  rejects_files: string[];
+  /** The snapshot now current (the new one, or the existing one for a no-op). */
+  snapshot: number | null;
+  committed: boolean;
+  already_committed: boolean;
+  sources: SourceOutcome[];
+  seconds: number;
+}
+
+interface EngineRejection {
+  line: number;
+  error_type: string;
+  csv_line: string | null;
+}
+
+interface ValueRejection {
+  ordinal: bigint;
+  reject_column: string;
+  reject_reason: string;
+  reject_value: string | null;
+}
+
+function newWriteId(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return `${stamp}-${randomBytes(4).toString('hex')}`;
+}
+
+function engineReason(errorType: string): RejectionReason {
+  return errorType === 'MISSING COLUMNS' || errorType === 'TOO MANY COLUMNS' ? 'wrong_field_count' : 'malformed_csv';
+}
+
+async function collectRejections(engine: Engine, source: Source, index: number, firstRowid: bigint) {
+  const tables = engineRejectTables(index);
+  const engineRows = await engine.rows<EngineRejection>(
+    `SELECT DISTINCT ON (line) line::BIGINT AS line, error_type, csv_line FROM ${tables.errors} ORDER BY line`,
+  );
+  const valueRows = await engine.rows<ValueRejection>(
+    `SELECT rowid - ${firstRowid} AS ordinal, reject_column, reject_reason, reject_value
+     FROM ${STAGED_TABLE} WHERE source_index = ${index} AND reject_reason IS NOT NULL ORDER BY rowid`,
+  );
+  return { engineRows, valueRows };
+}
+
+async function describeRejections(
+  source: Source,
+  engineRows: EngineRejection[],
+  valueRows: ValueRejection[],
+  notice: (message: string) => void,
+): Promise<RejectedRow[]> {
+  const engineLines = engineRows.map((r) => Number(r.line));
+  const mapping = await mapRejectedLines(
+    source,
+    engineLines,
+    valueRows.map((r) => Number(r.ordinal)),
+  );
+  if (!mapping.complete) {
+    notice(`could not map every rejected row of ${source.label} to its exact line; some line numbers are approximate`);
+  }
+  const rows: RejectedRow[] = [
+    ...engineRows.map((r) => {
+      const reason = engineReason(r.error_type);
+      return {
+        line: mapping.byEngineLine.get(Number(r.line)) ?? Number(r.line),
+        column: null,
+        reason,
+        message: rejectionMessage(reason, null),
+        value: r.csv_line,
+      };
+    }),
+    ...valueRows.map((r) => {
+      const reason = r.reject_reason as RejectionReason;
+      const column = r.reject_column as RequiredColumn;
+      const ordinal = Number(r.ordinal);
+      return {
+        line: mapping.byAcceptedOrdinal.get(ordinal) ?? ordinal + source.headerLine + 1,
+        column,
+        reason,
+        message: rejectionMessage(reason, column),
+        value: r.reject_value,
+      };
+    }),
+  ];
+  return rows.sort((a, b) => a.line - b.line);
+}
+
+function defaultRejectsPath(layout: LakeLayout, writeId: string, source: Source): string {
+  const base = source.label === 'stdin' ? 'stdin' : path.basename(source.label).replace(/(\.csv)?(\.gz)?$/i, '');
+  return path.join(layout.rejectsDir, `${writeId}-${base}.rejects.csv`);
+}
+
+async function countRows(engine: Engine, where: string): Promise<number> {
+  const [row] = await engine.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${STAGED_TABLE} WHERE ${where}`);
+  return Number(row?.n ?? 0);
+}
+
+export async function ingest(options: IngestOptions): Promise<IngestResult> {
+  const started = performance.now();
+  const notice = options.onNotice ?? (() => {});
+  const layout = new LakeLayout(options.lake);
+  const writeId = newWriteId();
+  const stagingDir = layout.stagingDir(writeId);
+  if (options.files.length === 0) throw new TxlakeError('usage', 'name at least one CSV file to ingest (or - for stdin)');
+  if (options.rejectsFile && options.files.length > 1) {
+    throw new TxlakeError('usage', '--rejects names one file, so it can be used with one source only');
+  }
+  let releaseLock: (() => Promise<void>) | null = null;
+  let engine: Engine | null = null;
+  try {
+    const sources: Source[] = [];
+    for (const name of options.files) sources.push(await openSource(name, stagingDir));
+
+    const lock = await acquireWriterLock(layout, `ingest ${options.files.join(' ')}`);
+    releaseLock = lock.release;
+    if (lock.recoveredFrom) notice(describeRecoveredLock(lock.recoveredFrom));
+
+    const parent = await readCurrentSnapshot(layout);
+    const outcomes: SourceOutcome[] = [];
+    const toIngest: Array<{ source: Source; outcome: SourceOutcome }> = [];
+    const committedIn = new Map<string, number>((parent?.sources ?? []).map((s) => [s.sha256, s.snapshot]));
+    const inThisIngest = new Set<string>();
+    for (const source of sources) {
+      const outcome: SourceOutcome = {
+        source: source.label,
+        rows_read: 0,
+        rows_committed: 0,
+        rows_rejected: 0,
+        rejects_file: null,
+        extra_columns: source.header.extraColumns,
+        already_committed_in: null,
+      };
+      outcomes.push(outcome);
+      const earlier = committedIn.get(source.sha256);
+      if (earlier !== undefined && !options.force && options.mode === 'append') {
+        outcome.already_committed_in = earlier;
+        notice(
+          `${source.label}: this content was already committed in snapshot ${earlier}; skipped ` +
+            '(use --force to ingest it again)',
+        );
+        continue;
+      }
+      if (inThisIngest.has(source.sha256)) {
+        throw new TxlakeError('usage', `${source.label} has the same content as another file of this ingest`);
+      }
+      inThisIngest.add(source.sha256);
+      if (source.header.extraColumns.length > 0) {
+        notice(`${source.label}: ignoring extra columns ${source.header.extraColumns.map((c) => `"${c}"`).join(', ')}`);
+      }
+      toIngest.push({ source, outcome });
+    }
+    if (toIngest.length === 0) {
+      return summarize(outcomes, parent?.id ?? null, false, started);
+    }
+
+    await fs.mkdir(stagingDir, { recursive: true });
+    engine = await openEngine({ tempDirectory: path.join(stagingDir, 'spill') });
+    if (process.stderr.isTTY) await engine.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
+    let rowidBase = 0n;
+    const allRejects: RejectedRow[][] = [];
+    for (const [index, { source, outcome }] of toIngest.entries()) {
+      await withProgress(
+        engine.connection,
+        { label: `validating ${source.label}`, estimatedRows: source.bytes / source.sampledBytesPerRow },
+        () => (engine as Engine).run(stageSourceSql(source, index, index === 0)),
+      );
+      const accepted = await countRows(engine, `source_index = ${index} AND reject_reason IS NULL`);
+      const valueRejected = await countRows(engine, `source_index = ${index} AND reject_reason IS NOT NULL`);
+      const { engineRows, valueRows } = await collectRejections(engine, source, index, rowidBase);
+      rowidBase += BigInt(accepted + valueRejected);
+      const rejected = valueRejected + engineRows.length;
+      outcome.rows_read = accepted + rejected;
+      outcome.rows_rejected = rejected;
+      outcome.rows_committed = accepted;
+      if (outcome.rows_read === 0) {
+        throw new TxlakeError('input', `${source.label} has a header but no rows`);
+      }
+      const rejects = rejected > 0 ? await describeRejections(source, engineRows, valueRows, notice) : [];
+      allRejects.push(rejects);
+      if (rejects.length > 0) {
+        outcome.rejects_file = path.resolve(options.rejectsFile ?? defaultRejectsPath(layout, writeId, source));
+        await writeRejectsFile(outcome.rejects_file, rejects);
+      }
+    }
+
+    const read = outcomes.reduce((sum, o) => sum + o.rows_read, 0);
+    const rejected = outcomes.reduce((sum, o) => sum + o.rows_rejected, 0);
+    if (read > 0 && rejected / read > options.maxRejectRate) {
+      for (const o of outcomes) o.rows_committed = 0;
+      const result = summarize(outcomes, parent?.id ?? null, false, started);
+      const where = result.rejects_files.length > 0 ? `; see ${result.rejects_files.join(', ')}` : '';
+      throw new RejectRateExceeded(
+        `${rejected} of ${read} rows (${((100 * rejected) / read).toFixed(2)}%) were rejected, more than ` +
+          `--max-reject-rate ${options.maxRejectRate}; nothing was committed${where}`,
+        result,
+      );
+    }
+
+    const manifest = await writeAndCommit(engine, layout, {
+      parent: options.mode === 'append' ? parent : null,
+      partitionBy: parent && options.mode === 'append' ? parent.partition_by : options.partitionBy,
+      mode: options.mode,
+      writeId,
+      stagingDir,
+      newSources: toIngest.map(({ source, outcome }) => ({
+        name: source.label,
+        sha256: source.sha256,
+        bytes: source.bytes,
+        rows_read: outcome.rows_read,
+        rows_committed: outcome.rows_committed,
+        rows_rejected: outcome.rows_rejected,
+        snapshot: 0,
+      })),
+    });
+    return summarize(outcomes, manifest.id, true, started);
+  } finally {
+    engine?.close();
+    await fs.rm(stagingDir, { recursive: true, force: true });
+    await releaseLock?.();
+  }
+}
+
+interface CommitRequest {
+  parent: SnapshotManifest | null;
+  partitionBy: PartitionScheme;
+  mode: WriteMode;
+  writeId: string;
+  stagingDir: string;
+  newSources: SourceRecord[];
+}
+
+async function writeAndCommit(engine: Engine, layout: LakeLayout, request: CommitRequest): Promise<SnapshotManifest> {
+  const validRows = `(SELECT user_id, transaction_type, merchant_type_code, amount_cents, datetime
+    FROM ${STAGED_TABLE} WHERE reject_reason IS NULL)`;
+  const files = await writeDataFiles(engine, layout, {
+    rows: validRows,
+    partitionBy: request.partitionBy,
+    writeId: request.writeId,
+    stagingDir: request.stagingDir,
+  });
+  const dailySums = await writeDailySums(engine, layout, {
+    rows: validRows,
+    previous: request.parent?.daily_sums ?? null,
+    writeId: request.writeId,
+    stagingDir: request.stagingDir,
+  });
+  const newRows = request.newSources.reduce((sum, s) => sum + s.rows_committed, 0);
+  const parent = request.parent;
+  return commitSnapshotWithSources(layout, {
+    operation: 'ingest',
+    mode: request.mode,
+    partition_by: request.partitionBy,
+    rows: (parent?.rows ?? 0) + newRows,
+    files: [...(parent?.files ?? []), ...files],
+    daily_sums: dailySums,
+    sources: parent?.sources ?? [],
+  }, request.newSources);
+}
+
+/** Commit, stamping the new sources with the id the snapshot receives. */
+async function commitSnapshotWithSources(
+  layout: LakeLayout,
+  draft: Parameters<typeof commitSnapshot>[1],
+  newSources: SourceRecord[],
+): Promise<SnapshotManifest> {
+  return commitSnapshot(layout, draft, (id) => [...draft.sources, ...newSources.map((s) => ({ ...s, snapshot: id }))]);
+}
+
+function summarize(outcomes: SourceOutcome[], snapshot: number | null, committed: boolean, started: number): IngestResult {
+  const rejectsFiles = outcomes.flatMap((o) => (o.rejects_file ? [o.rejects_file] : []));
+  return {
+    rows_read: outcomes.reduce((sum, o) => sum + o.rows_read, 0),
+    rows_committed: outcomes.reduce((sum, o) => sum + o.rows_committed, 0),
+    rows_rejected: outcomes.reduce((sum, o) => sum + o.rows_rejected, 0),
+    rejects_file: rejectsFiles[0] ?? null,
+    rejects_files: rejectsFiles,
+    snapshot,
+    committed,
+    already_committed: !committed && outcomes.every((o) => o.already_committed_in !== null),
+    sources: outcomes,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+function describeRecoveredLock(holder: LockHolder): string {
+  return `recovered the writer lock left by a writer that died (pid ${holder.pid} on ${holder.host}, "${holder.command}" since ${holder.started})`;
+}
+
+/** Too many rejected rows: a TxlakeError that also carries the summary, so `--json` can still print it. */
+export class RejectRateExceeded extends TxlakeError {
+  readonly result: IngestResult;
+  constructor(message: string, result: IngestResult) {
+    super('reject_rate', message);
+    this.result = result;
+  }
+}

@@ -1,0 +1,163 @@
+// An ingest source: a file, a `.csv.gz`, or `-` (stdin, spooled to the writer's staging directory so that
+// the engine can scan it in parallel). Checks everything file-level before any row is read (SPEC §1).
+
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { TxlakeError } from '../domain/errors.js';
+import { type ResolvedHeader, resolveHeader, splitCsvLine } from '../domain/header.js';
+
+export type Compression = 'none' | 'gzip';
+
+export interface Source {
+  /** What the user named: the path as given, or `stdin`. */
+  label: string;
+  /** A file the engine can read (the spooled copy for stdin). */
+  path: string;
+  compression: Compression;
+  /** sha256 and size of the bytes as given (compressed bytes for .gz): the identity of the content. */
+  sha256: string;
+  bytes: number;
+  header: ResolvedHeader;
+  /** 1-based line of the header (blank lines before it are allowed and skipped). */
+  headerLine: number;
+  /** Average bytes per row in the first block, to turn progress in bytes into rows. */
+  sampledBytesPerRow: number;
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const HEADER_PROBE_BYTES = 1 << 16;
+
+function describeFsError(error: unknown, label: string): TxlakeError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : ((error as Error).message ?? String(error));
+  return new TxlakeError('input', `cannot read ${label}: ${reason}`, { cause: error });
+}
+
+async function spoolStdin(stagingDir: string): Promise<string> {
+  await fs.mkdir(stagingDir, { recursive: true });
+  const target = path.join(stagingDir, 'stdin.csv');
+  await pipeline(process.stdin, createWriteStream(target));
+  return target;
+}
+
+async function hasGzipMagic(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(2);
+    const { bytesRead } = await handle.read(buffer, 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === GZIP_MAGIC[0] && buffer[1] === GZIP_MAGIC[1];
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The first block of the (decompressed) content, read without consuming the whole file. */
+async function readFirstBlock(file: string, compression: Compression): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const raw = createReadStream(file, compression === 'none' ? { end: HEADER_PROBE_BYTES - 1 } : {});
+  const stream = compression === 'gzip' ? raw.pipe(createGunzip()) : raw;
+  try {
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      total += (chunk as Buffer).length;
+      if (total >= HEADER_PROBE_BYTES) break;
+    }
+  } catch (error) {
+    if (compression === 'gzip' && total === 0) {
+      throw new TxlakeError('input', `cannot read ${file}: it is not a valid gzip file`, { cause: error });
+    }
+    // A corrupt tail is found by the engine later; the first block is all we need here.
+  } finally {
+    raw.destroy();
+  }
+  return Buffer.concat(chunks);
+}
+
+interface HeaderProbe {
+  fields: string[];
+  headerLine: number;
+  bytesPerRow: number;
+}
+
+function probeHeader(block: Buffer, label: string): HeaderProbe {
+  let text = block.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lines = text.split(/\r\n|\n|\r/);
+  let index = 0;
+  while (index < lines.length && (lines[index] ?? '').trim() === '') index++;
+  const headerText = lines[index];
+  if (headerText === undefined || headerText.trim() === '') {
+    throw new TxlakeError('input', `${label} is empty: expected a header line naming the columns`);
+  }
+  const isCompleteBlock = block.length < HEADER_PROBE_BYTES;
+  const rowLines = lines.slice(index + 1, isCompleteBlock ? undefined : -1).filter((l) => l.trim() !== '');
+  const rowBytes = rowLines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
+  return {
+    fields: splitCsvLine(headerText),
+    headerLine: index + 1,
+    bytesPerRow: rowLines.length > 0 ? rowBytes / rowLines.length : 64,
+  };
+}
+
+async function digest(file: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  await pipeline(
+    createReadStream(file, { highWaterMark: 1 << 20 }),
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        done();
+      },
+    }),
+  );
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Resolve, check and fingerprint one source named on the command line. */
+export async function openSource(name: string, stagingDir: string): Promise<Source> {
+  const label = name === '-' ? 'stdin' : name;
+  let file = name;
+  if (name === '-') {
+    file = await spoolStdin(stagingDir);
+  } else {
+    let stat: Awaited<ReturnType<typeof fs.stat>>;
+    try {
+      stat = await fs.stat(name);
+      if (stat.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+      await fs.access(name, fs.constants.R_OK);
+    } catch (error) {
+      throw describeFsError(error, label);
+    }
+  }
+  const size = (await fs.stat(file)).size;
+  if (size === 0) throw new TxlakeError('input', `${label} is empty: expected a header line naming the columns`);
+  const compression: Compression = (await hasGzipMagic(file)) ? 'gzip' : 'none';
+  const probe = probeHeader(await readFirstBlock(file, compression), label);
+  const header = resolveHeader(probe.fields, path.basename(label));
+  const { sha256, bytes } = await digest(file);
+  return {
+    label,
+    path: path.resolve(file),
+    compression,
+    sha256,
+    bytes,
+    header,
+    headerLine: probe.headerLine,
+    sampledBytesPerRow: probe.bytesPerRow,
+  };
+}

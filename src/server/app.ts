@@ -1,0 +1,71 @@
+// The Fastify application: plugins, routes and the error contract (JSON everywhere, never a 500 for input).
+
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import type { SnapshotView, TransactionStore } from '../backends/store.js';
+import { openApiPlugin } from './plugins/openapi.js';
+import { healthRoutes } from './routes/health.js';
+import { v1Routes } from './routes/v1.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: TransactionStore;
+    /** The view to answer this request from, with its caching headers set; null after sending a 503. */
+    snapshotView(reply: FastifyReply): SnapshotView | null;
+  }
+}
+
+export interface AppOptions {
+  store: TransactionStore;
+  version: string;
+  logger?: FastifyServerOptions['logger'];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // A caller's x-request-id is kept (when it is a sane token) so logs correlate across services.
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestIdLogLabel: 'request_id',
+    disableRequestLogging: false,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('store', options.store);
+  app.decorate('snapshotView', (reply: FastifyReply) => {
+    const view = options.store.current();
+    if (view === null) {
+      reply.code(503).header('retry-after', '1').send({ error: 'no snapshot is loaded yet' });
+      return null;
+    }
+    reply.header('x-txlake-snapshot', String(view.id));
+    return view;
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
+  });
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+      return reply.code(status).send({ error: 'internal error; see the server log', request_id: request.id });
+    }
+    // Client errors found by Fastify itself (malformed URL encoding, bad headers, body limits).
+    return reply.code(status).send({ error: error.message });
+  });
+
+  await app.register(openApiPlugin, { version: options.version });
+  await app.register(healthRoutes);
+  await app.register(v1Routes, { prefix: '/api/v1' });
+  return app;
+}

@@ -1,0 +1,27 @@
+// OpenAPI 3.1 at /openapi.json and interactive docs at /docs, generated from the route schemas.
+
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+export const openApiPlugin = fp(async (app: FastifyInstance, options: { version: string }) => {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'txlake',
+        version: options.version,
+        description:
+          'Card transactions from a snapshotted Parquet lake. API v1 is wire-compatible with the earlier ' +
+          'Flask service: same paths, shapes, key order and half-to-even rounding.',
+      },
+      tags: [
+        { name: 'v1', description: 'Wire-compatible with the old design' },
+        { name: 'operations', description: 'Health and readiness' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+});

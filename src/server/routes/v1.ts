@@ -1,0 +1,51 @@
+// API v1, wire-compatible with the old design (SPEC §4): translation between HTTP and the snapshot view.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { INT64_MAX, MERCHANT_CODE_MAX } from '../../domain/schema.js';
+import { parseV1Id, toV1DailyNet, toV1Transaction } from '../../domain/v1.js';
+import { ErrorBody, MerchantParams, UserIdParams, V1DailyNetSchema, V1TransactionSchema } from '../schemas/v1.js';
+
+export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/data/transactions/:userId',
+    {
+      schema: {
+        summary: 'All transactions of a user',
+        description: 'In order of (datetime, transaction_type, merchant_type_code, amount_cents). Unknown ids answer [].',
+        tags: ['v1'],
+        params: UserIdParams,
+        response: { 200: Type.Array(V1TransactionSchema), 400: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const id = parseV1Id(request.params.userId, INT64_MAX);
+      if (id === null) return reply.code(400).send({ error: 'userId must be an integer' });
+      const view = app.snapshotView(reply);
+      if (view === null) return reply;
+      if (id === 'absent') return [];
+      return (await view.transactionsOfUser(id)).map(toV1Transaction);
+    },
+  );
+
+  app.get(
+    '/data/netAmount/:merchantTypeCode',
+    {
+      schema: {
+        summary: 'Daily net amount of a merchant category code',
+        description: 'One element per UTC day with any transaction of that code, days ascending. Unknown codes answer [].',
+        tags: ['v1'],
+        params: MerchantParams,
+        response: { 200: Type.Array(V1DailyNetSchema), 400: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const code = parseV1Id(request.params.merchantTypeCode, BigInt(MERCHANT_CODE_MAX));
+      if (code === null) return reply.code(400).send({ error: 'merchantTypeCode must be an integer' });
+      const view = app.snapshotView(reply);
+      if (view === null) return reply;
+      if (code === 'absent') return [];
+      return (await view.dailySumsOfMerchant(Number(code))).map(toV1DailyNet);
+    },
+  );
+};

@@ -1,0 +1,64 @@
+// Running the server: open the store, load the current snapshot, follow new ones, shut down gracefully.
+
+import type { FastifyInstance } from 'fastify';
+import { EmbeddedStore } from '../backends/embedded/embedded-store.js';
+import type { TransactionStore } from '../backends/store.js';
+import { buildApp } from './app.js';
+
+export interface ServeOptions {
+  lake: string;
+  host: string;
+  port: number;
+  version: string;
+  /** How often to look for a new snapshot, in ms. */
+  pollIntervalMs?: number;
+  logLevel?: string;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  store: TransactionStore;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const store = await EmbeddedStore.open({ lake: options.lake });
+  const app = await buildApp({
+    store,
+    version: options.version,
+    logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] },
+  });
+  app.log.info(
+    { config: { lake: options.lake, host: options.host, port: options.port, backend: store.kind } },
+    'starting txlake server',
+  );
+
+  const follow = async () => {
+    try {
+      if (await store.refresh()) {
+        const view = store.current();
+        app.log.info({ snapshot: view?.id, rows: view?.rows }, 'serving snapshot');
+      }
+    } catch (error) {
+      // A snapshot that fails to load never replaces the one being served.
+      app.log.error({ err: error }, 'could not load the current snapshot; still serving the previous one');
+    }
+  };
+  await follow();
+  if (store.current() === null) app.log.warn({ lake: options.lake }, 'the lake has no snapshot yet; /readyz answers 503 until one is committed');
+  const timer = setInterval(follow, options.pollIntervalMs ?? 1000);
+  timer.unref();
+
+  const address = await app.listen({ host: options.host, port: options.port });
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      clearInterval(timer);
+      await app.close(); // stops accepting, lets in-flight requests finish
+      await store.close();
+    })();
+    return stopping;
+  };
+  return { app, store, url: address, stop };
+}
