@@ -15,8 +15,12 @@ export function buildProgram(): Command {
   const program = new Command('txlake')
     .description('Card-transaction CSV files → a typed, snapshotted Parquet lake → an HTTP JSON API')
     .option('--verbose', 'print stack traces of errors')
-    .showHelpAfterError()
+    .showSuggestionAfterError()
     .exitOverride();
+  // Usage errors stay one line (commander's own "error: …"), with a pointer to --help.
+  program.configureOutput({
+    outputError: (text, write) => write(`${text.trimEnd()}\n(see txlake --help)\n`),
+  });
   registerIngest(program);
   registerServe(program);
   registerSnapshot(program);
@@ -27,6 +31,11 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `txlake … | head` closes our stdout early: that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -8,7 +8,9 @@ export function packageVersion(): string {
   if (cached === null) {
     for (const candidate of ['../../package.json', '../../../package.json']) {
       try {
-        cached = (JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as { version: string }).version;
+        cached = (
+          JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as { version: string }
+        ).version;
         break;
       } catch {
         // try the next layout

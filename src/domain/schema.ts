@@ -26,6 +26,14 @@ export const MERCHANT_CODE_MAX = 9999;
 export const DATETIME_PATTERN =
   '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?$';
 
+/** The same shape without a zone: most real files, and the common fast path of validation. */
+export const DATETIME_WITHOUT_ZONE_PATTERN =
+  '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?$';
+
 /** Partition keys a lake may be laid out by, below the mandatory `transaction_type` level. */
-export const PARTITION_SCHEMES = ['transaction_type', 'transaction_type,month', 'transaction_type,day'] as const;
+export const PARTITION_SCHEMES = [
+  'transaction_type',
+  'transaction_type,month',
+  'transaction_type,day',
+] as const;
 export type PartitionScheme = (typeof PARTITION_SCHEMES)[number];

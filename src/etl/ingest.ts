@@ -17,8 +17,8 @@ import { readCurrentSnapshot } from '../lake/snapshots.js';
 import { mapRejectedLines } from './line-map.js';
 import { withProgress } from './progress.js';
 import { writeRejectsFile } from './rejects.js';
-import { openSource, type Source } from './source.js';
-import { engineRejectTables, STAGED_TABLE, stageSourceSql } from './staging.js';
+import { digestSource, openSource, type Source } from './source.js';
+import { engineRejectTables, STAGED_TABLE, stageSourceSql, VALID_ROWS } from './staging.js';
 
 export interface IngestOptions {
   lake: string;
@@ -56,6 +56,8 @@ export interface IngestResult {
   already_committed: boolean;
   sources: SourceOutcome[];
   seconds: number;
+  /** Wall seconds of each phase (validate, rejects, write, daily_sums, commit), for operators and benchmarks. */
+  phases: Record<string, number>;
 }
 
 interface EngineRejection {
@@ -77,10 +79,12 @@ function newWriteId(): string {
 }
 
 function engineReason(errorType: string): RejectionReason {
-  return errorType === 'MISSING COLUMNS' || errorType === 'TOO MANY COLUMNS' ? 'wrong_field_count' : 'malformed_csv';
+  return errorType === 'MISSING COLUMNS' || errorType === 'TOO MANY COLUMNS'
+    ? 'wrong_field_count'
+    : 'malformed_csv';
 }
 
-async function collectRejections(engine: Engine, source: Source, index: number, firstRowid: bigint) {
+async function collectRejections(engine: Engine, index: number, firstRowid: bigint) {
   const tables = engineRejectTables(index);
   const engineRows = await engine.rows<EngineRejection>(
     `SELECT DISTINCT ON (line) line::BIGINT AS line, error_type, csv_line FROM ${tables.errors} ORDER BY line`,
@@ -105,7 +109,9 @@ async function describeRejections(
     valueRows.map((r) => Number(r.ordinal)),
   );
   if (!mapping.complete) {
-    notice(`could not map every rejected row of ${source.label} to its exact line; some line numbers are approximate`);
+    notice(
+      `could not map every rejected row of ${source.label} to its exact line; some line numbers are approximate`,
+    );
   }
   const rows: RejectedRow[] = [
     ...engineRows.map((r) => {
@@ -115,7 +121,7 @@ async function describeRejections(
         column: null,
         reason,
         message: rejectionMessage(reason, null),
-        value: r.csv_line,
+        value: r.csv_line === null ? null : r.csv_line.replace(/^[\r\n]+|[\r\n]+$/g, ''),
       };
     }),
     ...valueRows.map((r) => {
@@ -135,7 +141,8 @@ async function describeRejections(
 }
 
 function defaultRejectsPath(layout: LakeLayout, writeId: string, source: Source): string {
-  const base = source.label === 'stdin' ? 'stdin' : path.basename(source.label).replace(/(\.csv)?(\.gz)?$/i, '');
+  const base =
+    source.label === 'stdin' ? 'stdin' : path.basename(source.label).replace(/(\.csv)?(\.gz)?$/i, '');
   return path.join(layout.rejectsDir, `${writeId}-${base}.rejects.csv`);
 }
 
@@ -144,13 +151,29 @@ async function countRows(engine: Engine, where: string): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
+/** Wall-clock seconds per phase, accumulated. */
+class PhaseClock {
+  readonly phases: Record<string, number> = {};
+  async time<T>(phase: string, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.phases[phase] =
+        (this.phases[phase] ?? 0) + Number(((performance.now() - started) / 1000).toFixed(3));
+    }
+  }
+}
+
 export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const started = performance.now();
+  const clock = new PhaseClock();
   const notice = options.onNotice ?? (() => {});
   const layout = new LakeLayout(options.lake);
   const writeId = newWriteId();
   const stagingDir = layout.stagingDir(writeId);
-  if (options.files.length === 0) throw new TxlakeError('usage', 'name at least one CSV file to ingest (or - for stdin)');
+  if (options.files.length === 0)
+    throw new TxlakeError('usage', 'name at least one CSV file to ingest (or - for stdin)');
   if (options.rejectsFile && options.files.length > 1) {
     throw new TxlakeError('usage', '--rejects names one file, so it can be used with one source only');
   }
@@ -166,9 +189,10 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
 
     const parent = await readCurrentSnapshot(layout);
     const outcomes: SourceOutcome[] = [];
-    const toIngest: Array<{ source: Source; outcome: SourceOutcome }> = [];
-    const committedIn = new Map<string, number>((parent?.sources ?? []).map((s) => [s.sha256, s.snapshot]));
-    const inThisIngest = new Set<string>();
+    const toIngest: Array<{ source: Source; outcome: SourceOutcome; sha256: Promise<string> }> = [];
+    const committedQuick = new Set((parent?.sources ?? []).map((s) => s.quick_fingerprint));
+    const committedIn = new Map((parent?.sources ?? []).map((s) => [s.sha256, s.snapshot]));
+    const checkDuplicates = !options.force && options.mode === 'append';
     for (const source of sources) {
       const outcome: SourceOutcome = {
         source: source.label,
@@ -180,23 +204,31 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         already_committed_in: null,
       };
       outcomes.push(outcome);
-      const earlier = committedIn.get(source.sha256);
-      if (earlier !== undefined && !options.force && options.mode === 'append') {
-        outcome.already_committed_in = earlier;
-        notice(
-          `${source.label}: this content was already committed in snapshot ${earlier}; skipped ` +
-            '(use --force to ingest it again)',
-        );
-        continue;
+      // The full hash is needed now only when the cheap fingerprint says "maybe seen"; otherwise it is
+      // computed while the engine validates, and costs no wall time.
+      let sha256: Promise<string>;
+      if (checkDuplicates && committedQuick.has(source.quickFingerprint)) {
+        const full = await digestSource(source);
+        const earlier = committedIn.get(full);
+        if (earlier !== undefined) {
+          outcome.already_committed_in = earlier;
+          notice(
+            `${source.label}: this content was already committed in snapshot ${earlier}; skipped ` +
+              '(use --force to ingest it again)',
+          );
+          continue;
+        }
+        sha256 = Promise.resolve(full);
+      } else {
+        sha256 = digestSource(source);
+        sha256.catch(() => {}); // awaited later; never an unhandled rejection meanwhile
       }
-      if (inThisIngest.has(source.sha256)) {
-        throw new TxlakeError('usage', `${source.label} has the same content as another file of this ingest`);
-      }
-      inThisIngest.add(source.sha256);
       if (source.header.extraColumns.length > 0) {
-        notice(`${source.label}: ignoring extra columns ${source.header.extraColumns.map((c) => `"${c}"`).join(', ')}`);
+        notice(
+          `${source.label}: ignoring extra columns ${source.header.extraColumns.map((c) => `"${c}"`).join(', ')}`,
+        );
       }
-      toIngest.push({ source, outcome });
+      toIngest.push({ source, outcome, sha256 });
     }
     if (toIngest.length === 0) {
       return summarize(outcomes, parent?.id ?? null, false, started);
@@ -204,18 +236,21 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
 
     await fs.mkdir(stagingDir, { recursive: true });
     engine = await openEngine({ tempDirectory: path.join(stagingDir, 'spill') });
-    if (process.stderr.isTTY) await engine.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
+    if (process.stderr.isTTY)
+      await engine.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
     let rowidBase = 0n;
     const allRejects: RejectedRow[][] = [];
     for (const [index, { source, outcome }] of toIngest.entries()) {
-      await withProgress(
-        engine.connection,
-        { label: `validating ${source.label}`, estimatedRows: source.bytes / source.sampledBytesPerRow },
-        () => (engine as Engine).run(stageSourceSql(source, index, index === 0)),
+      await clock.time('validate', () =>
+        withProgress(
+          (engine as Engine).connection,
+          { label: `validating ${source.label}`, estimatedRows: source.bytes / source.sampledBytesPerRow },
+          () => (engine as Engine).run(stageSourceSql(source, index, index === 0)),
+        ),
       );
       const accepted = await countRows(engine, `source_index = ${index} AND reject_reason IS NULL`);
       const valueRejected = await countRows(engine, `source_index = ${index} AND reject_reason IS NOT NULL`);
-      const { engineRows, valueRows } = await collectRejections(engine, source, index, rowidBase);
+      const { engineRows, valueRows } = await collectRejections(engine, index, rowidBase);
       rowidBase += BigInt(accepted + valueRejected);
       const rejected = valueRejected + engineRows.length;
       outcome.rows_read = accepted + rejected;
@@ -224,10 +259,15 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       if (outcome.rows_read === 0) {
         throw new TxlakeError('input', `${source.label} has a header but no rows`);
       }
-      const rejects = rejected > 0 ? await describeRejections(source, engineRows, valueRows, notice) : [];
+      const rejects =
+        rejected > 0
+          ? await clock.time('rejects', () => describeRejections(source, engineRows, valueRows, notice))
+          : [];
       allRejects.push(rejects);
       if (rejects.length > 0) {
-        outcome.rejects_file = path.resolve(options.rejectsFile ?? defaultRejectsPath(layout, writeId, source));
+        outcome.rejects_file = path.resolve(
+          options.rejectsFile ?? defaultRejectsPath(layout, writeId, source),
+        );
         await writeRejectsFile(outcome.rejects_file, rejects);
       }
     }
@@ -236,7 +276,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     const rejected = outcomes.reduce((sum, o) => sum + o.rows_rejected, 0);
     if (read > 0 && rejected / read > options.maxRejectRate) {
       for (const o of outcomes) o.rows_committed = 0;
-      const result = summarize(outcomes, parent?.id ?? null, false, started);
+      const result = summarize(outcomes, parent?.id ?? null, false, started, clock.phases);
       const where = result.rejects_files.length > 0 ? `; see ${result.rejects_files.join(', ')}` : '';
       throw new RejectRateExceeded(
         `${rejected} of ${read} rows (${((100 * rejected) / read).toFixed(2)}%) were rejected, more than ` +
@@ -245,23 +285,26 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       );
     }
 
-    const manifest = await writeAndCommit(engine, layout, {
+    const manifest = await writeAndCommit(engine, layout, clock, {
       parent: options.mode === 'append' ? parent : null,
       partitionBy: parent && options.mode === 'append' ? parent.partition_by : options.partitionBy,
       mode: options.mode,
       writeId,
       stagingDir,
-      newSources: toIngest.map(({ source, outcome }) => ({
-        name: source.label,
-        sha256: source.sha256,
-        bytes: source.bytes,
-        rows_read: outcome.rows_read,
-        rows_committed: outcome.rows_committed,
-        rows_rejected: outcome.rows_rejected,
-        snapshot: 0,
-      })),
+      newSources: await Promise.all(
+        toIngest.map(async ({ source, outcome, sha256 }) => ({
+          name: source.label,
+          sha256: await sha256,
+          quick_fingerprint: source.quickFingerprint,
+          bytes: source.bytes,
+          rows_read: outcome.rows_read,
+          rows_committed: outcome.rows_committed,
+          rows_rejected: outcome.rows_rejected,
+          snapshot: 0,
+        })),
+      ),
     });
-    return summarize(outcomes, manifest.id, true, started);
+    return summarize(outcomes, manifest.id, true, started, clock.phases);
   } finally {
     engine?.close();
     await fs.rm(stagingDir, { recursive: true, force: true });
@@ -278,32 +321,46 @@ interface CommitRequest {
   newSources: SourceRecord[];
 }
 
-async function writeAndCommit(engine: Engine, layout: LakeLayout, request: CommitRequest): Promise<SnapshotManifest> {
-  const validRows = `(SELECT user_id, transaction_type, merchant_type_code, amount_cents, datetime
-    FROM ${STAGED_TABLE} WHERE reject_reason IS NULL)`;
-  const files = await writeDataFiles(engine, layout, {
-    rows: validRows,
-    partitionBy: request.partitionBy,
-    writeId: request.writeId,
-    stagingDir: request.stagingDir,
-  });
-  const dailySums = await writeDailySums(engine, layout, {
-    rows: validRows,
-    previous: request.parent?.daily_sums ?? null,
-    writeId: request.writeId,
-    stagingDir: request.stagingDir,
-  });
+async function writeAndCommit(
+  engine: Engine,
+  layout: LakeLayout,
+  clock: PhaseClock,
+  request: CommitRequest,
+): Promise<SnapshotManifest> {
+  const validRows = VALID_ROWS;
+  const files = await clock.time('write', () =>
+    writeDataFiles(engine, layout, {
+      rows: validRows,
+      partitionBy: request.partitionBy,
+      writeId: request.writeId,
+      stagingDir: request.stagingDir,
+    }),
+  );
+  const dailySums = await clock.time('daily_sums', () =>
+    writeDailySums(engine, layout, {
+      rows: validRows,
+      previous: request.parent?.daily_sums ?? null,
+      writeId: request.writeId,
+      stagingDir: request.stagingDir,
+    }),
+  );
   const newRows = request.newSources.reduce((sum, s) => sum + s.rows_committed, 0);
   const parent = request.parent;
-  return commitSnapshotWithSources(layout, {
-    operation: 'ingest',
-    mode: request.mode,
-    partition_by: request.partitionBy,
-    rows: (parent?.rows ?? 0) + newRows,
-    files: [...(parent?.files ?? []), ...files],
-    daily_sums: dailySums,
-    sources: parent?.sources ?? [],
-  }, request.newSources);
+  return clock.time('commit', () =>
+    commitSnapshotWithSources(
+      layout,
+      {
+        operation: 'ingest',
+        mode: request.mode,
+        partition_by: request.partitionBy,
+        rows: (parent?.rows ?? 0) + newRows,
+        files: [...(parent?.files ?? []), ...files],
+        daily_sums: dailySums,
+        sources: parent?.sources ?? [],
+      },
+      request.newSources,
+    ),
+  );
 }
 
 /** Commit, stamping the new sources with the id the snapshot receives. */
@@ -312,10 +369,19 @@ async function commitSnapshotWithSources(
   draft: Parameters<typeof commitSnapshot>[1],
   newSources: SourceRecord[],
 ): Promise<SnapshotManifest> {
-  return commitSnapshot(layout, draft, (id) => [...draft.sources, ...newSources.map((s) => ({ ...s, snapshot: id }))]);
+  return commitSnapshot(layout, draft, (id) => [
+    ...draft.sources,
+    ...newSources.map((s) => ({ ...s, snapshot: id })),
+  ]);
 }
 
-function summarize(outcomes: SourceOutcome[], snapshot: number | null, committed: boolean, started: number): IngestResult {
+function summarize(
+  outcomes: SourceOutcome[],
+  snapshot: number | null,
+  committed: boolean,
+  started: number,
+  phases: Record<string, number> = {},
+): IngestResult {
   const rejectsFiles = outcomes.flatMap((o) => (o.rejects_file ? [o.rejects_file] : []));
   return {
     rows_read: outcomes.reduce((sum, o) => sum + o.rows_read, 0),
@@ -328,6 +394,7 @@ function summarize(outcomes: SourceOutcome[], snapshot: number | null, committed
     already_committed: !committed && outcomes.every((o) => o.already_committed_in !== null),
     sources: outcomes,
     seconds: (performance.now() - started) / 1000,
+    phases,
   };
 }
 

@@ -19,9 +19,13 @@ export interface Source {
   /** A file the engine can read (the spooled copy for stdin). */
   path: string;
   compression: Compression;
-  /** sha256 and size of the bytes as given (compressed bytes for .gz): the identity of the content. */
-  sha256: string;
+  /** Size of the bytes as given (compressed bytes for .gz). */
   bytes: number;
+  /**
+   * sha256 of the size, first and last MiB: equal for equal content, and cheap, so a re-ingest is spotted
+   * before reading the whole file. The full sha256 (`digestSource`) confirms it.
+   */
+  quickFingerprint: string;
   header: ResolvedHeader;
   /** 1-based line of the header (blank lines before it are allowed and skipped). */
   headerLine: number;
@@ -112,6 +116,28 @@ function probeHeader(block: Buffer, label: string): HeaderProbe {
   };
 }
 
+const FINGERPRINT_BLOCK = 1 << 20;
+
+async function quickFingerprint(file: string, size: number): Promise<string> {
+  const hash = createHash('sha256').update(String(size));
+  const handle = await fs.open(file, 'r');
+  try {
+    const block = Buffer.alloc(Math.min(FINGERPRINT_BLOCK, size));
+    await handle.read(block, 0, block.length, 0);
+    hash.update(block);
+    await handle.read(block, 0, block.length, Math.max(0, size - block.length));
+    hash.update(block);
+  } finally {
+    await handle.close();
+  }
+  return hash.digest('hex');
+}
+
+/** sha256 of the whole source as given: the identity of its content (to make re-ingestion a no-op). */
+export async function digestSource(source: Pick<Source, 'path'>): Promise<string> {
+  return (await digest(source.path)).sha256;
+}
+
 async function digest(file: string): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -145,17 +171,17 @@ export async function openSource(name: string, stagingDir: string): Promise<Sour
     }
   }
   const size = (await fs.stat(file)).size;
-  if (size === 0) throw new TxlakeError('input', `${label} is empty: expected a header line naming the columns`);
+  if (size === 0)
+    throw new TxlakeError('input', `${label} is empty: expected a header line naming the columns`);
   const compression: Compression = (await hasGzipMagic(file)) ? 'gzip' : 'none';
   const probe = probeHeader(await readFirstBlock(file, compression), label);
   const header = resolveHeader(probe.fields, path.basename(label));
-  const { sha256, bytes } = await digest(file);
   return {
     label,
     path: path.resolve(file),
     compression,
-    sha256,
-    bytes,
+    bytes: size,
+    quickFingerprint: await quickFingerprint(file, size),
     header,
     headerLine: probe.headerLine,
     sampledBytesPerRow: probe.bytesPerRow,

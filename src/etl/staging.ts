@@ -1,8 +1,18 @@
-// Reading and validating a source inside DuckDB: every field is read as text, trimmed, checked against the
-// rules of domain/schema.ts and converted, in one parallel scan. A row's first failing column (in schema
-// order) becomes its rejection; the engine's own CSV errors (field count, quotes, UTF-8) are kept too.
+// Reading and validating a source inside DuckDB, in one parallel scan. Every field is read as text and
+// checked against the rules of domain/schema.ts before it is converted: DuckDB's own casts are lenient
+// ("12.5" becomes 13, "0x10" 16, "2023-3-5" a date) and would let bad values in silently.
+//
+// Two paths keep this fast. The fast path tests the raw fields with a few cheap, strict checks; nearly every
+// row of a real file passes it. Only the rows that fail (a padded field, a time zone, a bad value) take the
+// slow path, which trims, re-checks each column in order and names the first failing column and reason.
 
-import { DATETIME_PATTERN, MERCHANT_CODE_MAX, REQUIRED_COLUMNS, type RequiredColumn } from '../domain/schema.js';
+import {
+  DATETIME_PATTERN,
+  DATETIME_WITHOUT_ZONE_PATTERN,
+  MERCHANT_CODE_MAX,
+  REQUIRED_COLUMNS,
+  type RequiredColumn,
+} from '../domain/schema.js';
 import { sqlString } from '../lake/engine.js';
 import type { Source } from './source.js';
 
@@ -23,14 +33,27 @@ function readCsvCall(source: Source, index: number): string {
     max_line_size = 1048576)`;
 }
 
-const DIGITS = "'0123456789'";
+const INT64_DIGITS = "'[0-9]{1,19}'";
+const MERCHANT_DIGITS = "'[0-9]{1,4}'";
+const TRANSACTION_TYPE_LIST = "('PurchaseActivity', 'ReturnActivity')";
 
 function isEmpty(v: string): string {
   return `(${v} IS NULL OR ${v} = '')`;
 }
 
 function isNotDigits(v: string): string {
-  return `ltrim(${v}, ${DIGITS}) <> ''`;
+  return `NOT regexp_full_match(${v}, '[0-9]+')`;
+}
+
+/** `-` then digits: an integer, just not an allowed one, so the user reads "out of range", not "not an integer". */
+function isNegativeInteger(v: string): string {
+  return `regexp_full_match(${v}, '-[0-9]+')`;
+}
+
+/** UTC wall time of a checked datetime: a zone-less value is UTC already; a zoned one is converted. */
+function datetimeValue(v: string): string {
+  return `CASE WHEN regexp_full_match(${v}, ${sqlString(DATETIME_WITHOUT_ZONE_PATTERN)})
+    THEN TRY_CAST(${v} AS TIMESTAMP) ELSE TRY_CAST(TRY_CAST(${v} AS TIMESTAMPTZ) AS TIMESTAMP) END`;
 }
 
 /** [condition, reason] pairs for one column, checked in order; the first that holds rejects the row. */
@@ -40,57 +63,90 @@ function columnChecks(column: RequiredColumn, v: string): Array<[string, string]
     case 'amount_cents':
       return [
         [isEmpty(v), 'empty'],
+        [isNegativeInteger(v), 'out_of_range'],
         [isNotDigits(v), 'not_an_integer'],
         [`TRY_CAST(${v} AS BIGINT) IS NULL`, 'out_of_range'],
       ];
     case 'merchant_type_code':
       return [
         [isEmpty(v), 'empty'],
+        [isNegativeInteger(v), 'out_of_range'],
         [isNotDigits(v), 'not_an_integer'],
         [`coalesce(TRY_CAST(${v} AS BIGINT) > ${MERCHANT_CODE_MAX}, true)`, 'out_of_range'],
       ];
     case 'transaction_type':
       return [
         [isEmpty(v), 'empty'],
-        [`${v} NOT IN ('PurchaseActivity', 'ReturnActivity')`, 'unknown_transaction_type'],
+        [`${v} NOT IN ${TRANSACTION_TYPE_LIST}`, 'unknown_transaction_type'],
       ];
     case 'datetime':
       return [
         [isEmpty(v), 'empty'],
         [`NOT regexp_full_match(${v}, ${sqlString(DATETIME_PATTERN)})`, 'unparsable_datetime'],
-        [`TRY_CAST(${v} AS TIMESTAMPTZ) IS NULL`, 'impossible_datetime'],
+        [`(${datetimeValue(v)}) IS NULL`, 'impossible_datetime'],
       ];
   }
 }
 
 /**
- * SQL that appends source number `index` to the staged table. The table's rowid follows the order of the
- * accepted records of the file (insertion order is preserved), which is how a rejected row finds its line.
+ * SQL that appends source number `index` to the staged table: the five typed columns, with
+ * `transaction_type` as the boolean `is_return`, and for rejected rows the column, reason and value.
+ * The table's rowid follows the order of the records of the file (insertion order is preserved), which is
+ * how a rejected row finds its line.
  */
 export function stageSourceSql(source: Source, index: number, createTable: boolean): string {
-  const v = (column: RequiredColumn) => `v_${column}`;
-  const trimmed = REQUIRED_COLUMNS.map((column) => `trim(c${source.header.positions[column]}) AS ${v(column)}`);
-  const cases = REQUIRED_COLUMNS.flatMap((column) =>
-    columnChecks(column, v(column)).map(([condition, reason]) => ({ column, condition, reason })),
+  const raw = (column: RequiredColumn) => `c${source.header.positions[column]}`;
+  const trimmed = (column: RequiredColumn) => `trim(${raw(column)})`;
+  const fastOk = [
+    `regexp_full_match(${raw('user_id')}, ${INT64_DIGITS})`,
+    'fast_user_id IS NOT NULL',
+    `${raw('transaction_type')} IN ${TRANSACTION_TYPE_LIST}`,
+    `regexp_full_match(${raw('merchant_type_code')}, ${MERCHANT_DIGITS})`,
+    `regexp_full_match(${raw('amount_cents')}, ${INT64_DIGITS})`,
+    'fast_amount_cents IS NOT NULL',
+    `regexp_full_match(${raw('datetime')}, ${sqlString(DATETIME_WITHOUT_ZONE_PATTERN)})`,
+    'fast_datetime IS NOT NULL',
+  ].join(' AND ');
+  const checks = REQUIRED_COLUMNS.flatMap((column) =>
+    columnChecks(column, trimmed(column)).map(([condition, reason]) => ({ column, condition, reason })),
   );
-  // One CASE evaluates each check once and stops at the first failure; good rows pay every check once.
-  const reject = `CASE ${cases.map((c) => `WHEN ${c.condition} THEN '${c.column}/${c.reason}'`).join(' ')} END`;
+  const slowReject = `CASE ${checks.map((c) => `WHEN ${c.condition} THEN '${c.column}/${c.reason}'`).join(' ')} END`;
   const select = `
     SELECT
       ${index}::UTINYINT AS source_index,
-      split_part(reject, '/', 1) AS reject_column,
-      split_part(reject, '/', 2) AS reject_reason,
-      CASE split_part(reject, '/', 1) ${REQUIRED_COLUMNS.map((c) => `WHEN '${c}' THEN ${v(c)}`).join(' ')} END AS reject_value,
-      CASE WHEN reject IS NULL THEN TRY_CAST(${v('user_id')} AS BIGINT) END AS user_id,
-      CASE WHEN reject IS NULL THEN ${v('transaction_type')} END AS transaction_type,
-      CASE WHEN reject IS NULL THEN TRY_CAST(${v('merchant_type_code')} AS INTEGER) END AS merchant_type_code,
-      CASE WHEN reject IS NULL THEN TRY_CAST(${v('amount_cents')} AS BIGINT) END AS amount_cents,
-      CASE WHEN reject IS NULL THEN TRY_CAST(${v('datetime')} AS TIMESTAMPTZ) END AS datetime
+      CASE WHEN reject IS NOT NULL THEN split_part(reject, '/', 1) END AS reject_column,
+      CASE WHEN reject IS NOT NULL THEN split_part(reject, '/', 2) END AS reject_reason,
+      CASE WHEN reject IS NOT NULL THEN
+        CASE split_part(reject, '/', 1) ${REQUIRED_COLUMNS.map((c) => `WHEN '${c}' THEN ${trimmed(c)}`).join(' ')} END
+      END AS reject_value,
+      CASE WHEN fast_ok THEN fast_user_id ELSE TRY_CAST(${trimmed('user_id')} AS BIGINT) END AS user_id,
+      CASE WHEN fast_ok THEN ${raw('transaction_type')} = 'ReturnActivity'
+        ELSE ${trimmed('transaction_type')} = 'ReturnActivity' END AS is_return,
+      CASE WHEN fast_ok THEN fast_merchant_type_code
+        ELSE TRY_CAST(${trimmed('merchant_type_code')} AS INTEGER) END AS merchant_type_code,
+      CASE WHEN fast_ok THEN fast_amount_cents ELSE TRY_CAST(${trimmed('amount_cents')} AS BIGINT) END AS amount_cents,
+      CASE WHEN fast_ok THEN fast_datetime ELSE ${datetimeValue(trimmed('datetime'))} END AS datetime
     FROM (
-      SELECT *, ${reject} AS reject
-      FROM (SELECT ${trimmed.join(', ')} FROM ${readCsvCall(source, index)})
+      SELECT *, CASE WHEN fast_ok THEN NULL ELSE ${slowReject} END AS reject
+      FROM (
+        SELECT *, (${fastOk}) AS fast_ok
+        FROM (
+          SELECT *,
+            TRY_CAST(${raw('user_id')} AS BIGINT) AS fast_user_id,
+            TRY_CAST(${raw('merchant_type_code')} AS INTEGER) AS fast_merchant_type_code,
+            TRY_CAST(${raw('amount_cents')} AS BIGINT) AS fast_amount_cents,
+            TRY_CAST(${raw('datetime')} AS TIMESTAMP) AS fast_datetime
+          FROM ${readCsvCall(source, index)}
+        )
+      )
     )`;
   return createTable
     ? `CREATE OR REPLACE TEMP TABLE ${STAGED_TABLE} AS ${select}`
     : `INSERT INTO ${STAGED_TABLE} ${select}`;
 }
+
+/** The validated rows of the staged table, with the lake's column names and types. */
+export const VALID_ROWS = `(SELECT user_id,
+    CASE WHEN is_return THEN 'ReturnActivity' ELSE 'PurchaseActivity' END AS transaction_type,
+    merchant_type_code, amount_cents, datetime
+  FROM ${STAGED_TABLE} WHERE reject_reason IS NULL)`;

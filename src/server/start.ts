@@ -46,7 +46,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
   };
   await follow();
-  if (store.current() === null) app.log.warn({ lake: options.lake }, 'the lake has no snapshot yet; /readyz answers 503 until one is committed');
+  if (store.current() === null)
+    app.log.warn(
+      { lake: options.lake },
+      'the lake has no snapshot yet; /readyz answers 503 until one is committed',
+    );
   const timer = setInterval(follow, options.pollIntervalMs ?? 1000);
   timer.unref();
 

@@ -51,9 +51,7 @@ export function csvText(rows: readonly TxRow[], options: CsvOptions = {}): strin
   const eol = options.crlf ? '\r\n' : '\n';
   const quote = options.quote ?? 'needed';
   const line = (values: string[]) =>
-    values
-      .map((v, i) => csvField(v, quote === 'all' || (quote === 'alternate' && i % 2 === 0)))
-      .join(',');
+    values.map((v, i) => csvField(v, quote === 'all' || (quote === 'alternate' && i % 2 === 0))).join(',');
   const headerNames = names.map((n, i) => (options.headerName ? options.headerName(n, i) : n));
   const lines = [line(headerNames)];
   rows.forEach((row, rowIndex) => {

@@ -2,7 +2,13 @@
 // It shares no code with src/: its own RFC 4180 parser, validation, calendar arithmetic and rounding,
 // written to be obviously correct rather than fast. Tests compare the real service against it byte for byte.
 
-export const REQUIRED = ['user_id', 'transaction_type', 'merchant_type_code', 'amount_cents', 'datetime'] as const;
+export const REQUIRED = [
+  'user_id',
+  'transaction_type',
+  'merchant_type_code',
+  'amount_cents',
+  'datetime',
+] as const;
 export type Required = (typeof REQUIRED)[number];
 
 export const INT64_MAX = 9223372036854775807n;
@@ -117,7 +123,7 @@ export function parseCsv(input: string): CsvRecord[] {
 
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
-  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
 function isLeap(year: number): boolean {
@@ -182,7 +188,9 @@ export function parseDatetime(text: string): bigint | 'unparsable_datetime' | 'i
     offsetMinutes = sign * (zh * 60n + zm);
   }
   const seconds =
-    daysFromCivil(year, month, day) * 86400n + BigInt(hour * 3600 + minute * 60 + second) - offsetMinutes * 60n;
+    daysFromCivil(year, month, day) * 86400n +
+    BigInt(hour * 3600 + minute * 60 + second) -
+    offsetMinutes * 60n;
   return seconds * 1_000_000n + fraction;
 }
 
@@ -356,9 +364,10 @@ export class V1Oracle {
   }
 
   /** The body of `GET /api/v1/data/netAmount/{merchantTypeCode}`. */
-  netAmountBody(code: number): string {
+  netAmountBody(code: number | bigint): string {
     const net = new Map<bigint, bigint>();
-    for (const r of this.byCode.get(code) ?? []) {
+    const key = typeof code === 'bigint' ? (code <= 9999n ? Number(code) : -1) : code;
+    for (const r of this.byCode.get(key) ?? []) {
       const day = utcDay(r.micros);
       const signed = r.type === 'PurchaseActivity' ? r.cents : -r.cents;
       net.set(day, (net.get(day) ?? 0n) + signed);

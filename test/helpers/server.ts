@@ -75,7 +75,16 @@ export interface ServeOptions {
 /** Start `txlake serve --lake lake` and resolve once GET /readyz answers 200. */
 export async function startServer(lake: string, options: ServeOptions = {}): Promise<RunningServer> {
   const port = await freePort();
-  const args = ['serve', '--lake', lake, '--port', String(port), '--host', '127.0.0.1', ...(options.extraArgs ?? [])];
+  const args = [
+    'serve',
+    '--lake',
+    lake,
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    ...(options.extraArgs ?? []),
+  ];
   const child = spawn(TXLAKE_BIN, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
@@ -118,7 +127,9 @@ export async function startServer(lake: string, options: ServeOptions = {}): Pro
   let last = 'no answer yet';
   while (Date.now() < deadline) {
     if (exitCode !== undefined) {
-      throw new Error(`txlake ${args.join(' ')} exited with ${exitCode} before ready\nstdout: ${stdout}\nstderr: ${stderr}`);
+      throw new Error(
+        `txlake ${args.join(' ')} exited with ${exitCode} before ready\nstdout: ${stdout}\nstderr: ${stderr}`,
+      );
     }
     try {
       const response = await httpGet(port, '/readyz');
@@ -130,11 +141,17 @@ export async function startServer(lake: string, options: ServeOptions = {}): Pro
     await new Promise((r) => setTimeout(r, 100));
   }
   await server.stop();
-  throw new Error(`txlake serve not ready within the deadline (${last})\nstdout: ${stdout}\nstderr: ${stderr}`);
+  throw new Error(
+    `txlake serve not ready within the deadline (${last})\nstdout: ${stdout}\nstderr: ${stderr}`,
+  );
 }
 
 /** Run `fn` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {

@@ -32,7 +32,23 @@ export const MERCHANT_CODES = [
   5944, 5999, 6011, 6300, 7011, 7230, 7298, 7372, 7523, 7832, 8011, 8062, 8099, 8398, 9399, 9999,
 ];
 
-const ZONES = ['', '', '', '', '', 'Z', 'Z', '+00:00', '+02:00', '-05:00', '+0530', '-0330', '+14:00', '-11', '+09'];
+const ZONES = [
+  '',
+  '',
+  '',
+  '',
+  '',
+  'Z',
+  'Z',
+  '+00:00',
+  '+02:00',
+  '-05:00',
+  '+0530',
+  '-0330',
+  '+14:00',
+  '-11',
+  '+09',
+];
 
 /** A SPEC datetime string with random format knobs, in 2023-03-14 … 2023-06-01 local time. */
 export function randomDatetime(random: () => number): string {
@@ -95,7 +111,13 @@ export function randomTransactions(options: SyntheticOptions): TxRow[] {
 const P = 'PurchaseActivity';
 const R = 'ReturnActivity';
 
-function tx(user: bigint | number, type: string, code: number, cents: number | string, datetime: string): TxRow {
+function tx(
+  user: bigint | number,
+  type: string,
+  code: number,
+  cents: number | string,
+  datetime: string,
+): TxRow {
   return {
     user_id: String(user),
     transaction_type: type,

@@ -21,7 +21,7 @@ export async function v1Mismatches(
   server: RunningServer,
   oracle: V1Oracle,
   absentUsers: readonly bigint[] = [],
-  absentCodes: readonly number[] = [],
+  absentCodes: readonly (number | bigint)[] = [],
 ): Promise<V1Mismatch[]> {
   const checks: { path: string; expected: string }[] = [];
   for (const id of [...oracle.userIds(), ...absentUsers]) {

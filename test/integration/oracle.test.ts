@@ -98,9 +98,9 @@ describe('oracle', () => {
     ]);
     expect(result.rows).toHaveLength(1);
     expect(result.extraColumns).toEqual(['note']);
-    expect(() => oracleIngest('User_ID,user_id,transaction_type,merchant_type_code,amount_cents,datetime\n')).toThrow(
-      OracleFileError,
-    );
+    expect(() =>
+      oracleIngest('User_ID,user_id,transaction_type,merchant_type_code,amount_cents,datetime\n'),
+    ).toThrow(OracleFileError);
     expect(() => oracleIngest('')).toThrow(OracleFileError);
   });
 

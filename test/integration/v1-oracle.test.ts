@@ -13,7 +13,7 @@ import { assertBuilt, currentSnapshot, type IngestSummary, ingest, TempDirs } fr
 import { describeMismatches, v1Mismatches } from '../helpers/v1-compare.js';
 
 const ABSENT_USERS = [2n, 3n, 123456789n, 9223372036854775805n, 9223372036854775808n, 10n ** 20n];
-const ABSENT_CODES = [1, 2, 9998, 10000, 123456, 9223372036854775807];
+const ABSENT_CODES = [1n, 2n, 9998n, 10000n, 123456n, 9223372036854775807n, 10n ** 20n];
 /** Only in the second file: its presence tells that a server sees the appended snapshot. */
 const MARKER_USER = 777000777n;
 
@@ -44,7 +44,10 @@ beforeAll(async () => {
   assertBuilt();
   const dir = temp.make();
   lake = path.join(dir, 'lake');
-  const first: TxRow[] = shuffled([...randomTransactions({ seed: 1, rows: 3000, users: 400 }), ...cornerCaseTransactions()], 11);
+  const first: TxRow[] = shuffled(
+    [...randomTransactions({ seed: 1, rows: 3000, users: 400 }), ...cornerCaseTransactions()],
+    11,
+  );
   const second: TxRow[] = [
     ...randomTransactions({ seed: 2, rows: 800, users: 150, userOffset: 7n }),
     ...randomTransactions({ seed: 1, rows: 200, users: 400 }), // same users and codes as the first file

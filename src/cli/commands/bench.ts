@@ -1,5 +1,69 @@
+// `txlake bench <name>`: the project's benchmarks (SPEC §6), which live in bench/ and print ratios against
+// a baseline measured in the same run. Each benchmark is a subcommand; its code is loaded only when run.
+
 import type { Command } from 'commander';
+import { DEFAULT_SEED, MAX_SEED } from '../../sample/generator.js';
+import { parseIntegerFlag } from '../flags.js';
+
+type Benchmarks = typeof import('../../../bench/index.js');
+
+interface IngestBenchFlags {
+  rows: string;
+  seed: string;
+  dir?: string;
+  keep?: boolean;
+  json?: boolean;
+}
+
+/** Rows of the data the performance targets are stated for (docs/performance). */
+const DEFAULT_BENCH_ROWS = 10_000_000;
+const MAX_BENCH_ROWS = 1_000_000_000;
+
+function loadBenchmarks(): Promise<Benchmarks> {
+  // dist/src/cli/commands/ → dist/bench/: the benchmarks compile next to src/ (tsconfig rootDir ".").
+  return import('../../../bench/index.js');
+}
+
+/** Stage lines on a terminal only: a benchmark's stdout is its report, and pipes stay quiet. */
+function stageLog(): ((line: string) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (line) => process.stderr.write(`${line}\n`);
+}
 
 export function registerBench(program: Command): void {
-  program.command('bench').description('(being written)');
+  const bench = program
+    .command('bench')
+    .description(
+      'run a benchmark of the project; it prints ratios against a baseline measured in the same run',
+    );
+
+  bench
+    .command('ingest')
+    .description(
+      "time `txlake ingest` of a generated CSV against DuckDB's raw CSV→Parquet COPY of the same file",
+    )
+    .option('--rows <n>', 'rows of generated data', String(DEFAULT_BENCH_ROWS))
+    .option('--seed <s>', 'seed of the generated data', String(DEFAULT_SEED))
+    .option('--dir <dir>', 'where to create the work directory (default: the system temporary directory)')
+    .option('--keep', 'keep the CSV, the baseline Parquet files and the lake instead of removing them')
+    .option('--json', 'print the result as one JSON line instead of a table')
+    .addHelpText(
+      'after',
+      `
+Both are run as fresh child processes on the same file: the baseline is
+  COPY (SELECT * FROM read_csv('FILE')) TO 'DIR' (FORMAT parquet, PARTITION_BY (transaction_type))
+in a new DuckDB instance, then \`txlake ingest FILE --lake DIR --json\`. Wall time and peak RSS of each
+are reported with the ratio txlake/baseline (target ≤ 2.0). Timings are printed, never asserted.
+
+Examples:
+  txlake bench ingest --rows 1000000
+  npm run bench -- ingest --rows 10000000 --json`,
+    )
+    .action(async (flags: IngestBenchFlags) => {
+      const rows = parseIntegerFlag('--rows', flags.rows, 1, MAX_BENCH_ROWS);
+      const seed = parseIntegerFlag('--seed', flags.seed, 0, MAX_SEED);
+      const { runIngestBench, formatIngestReport } = await loadBenchmarks();
+      const result = await runIngestBench({ rows, seed, dir: flags.dir, keep: flags.keep, log: stageLog() });
+      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatIngestReport(result));
+    });
 }

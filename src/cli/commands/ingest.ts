@@ -30,12 +30,16 @@ function parseRate(text: string): number {
 function printHuman(result: IngestResult): void {
   const out = process.stdout;
   if (result.already_committed) {
-    out.write(`nothing to do: already committed (snapshot ${result.snapshot} is current); use --force to ingest again\n`);
+    out.write(
+      `nothing to do: already committed (snapshot ${result.snapshot} is current); use --force to ingest again\n`,
+    );
     return;
   }
   for (const s of result.sources) {
     if (s.already_committed_in !== null) continue;
-    out.write(`${s.source}: ${s.rows_read} rows read, ${s.rows_committed} committed, ${s.rows_rejected} rejected\n`);
+    out.write(
+      `${s.source}: ${s.rows_read} rows read, ${s.rows_committed} committed, ${s.rows_rejected} rejected\n`,
+    );
     if (s.rejects_file) out.write(`  rejected rows and why: ${s.rejects_file}\n`);
   }
   out.write(`committed snapshot ${result.snapshot} in ${result.seconds.toFixed(2)} s\n`);
@@ -52,8 +56,16 @@ export function registerIngest(program: Command): void {
     .description('validate CSV files and commit their rows to the lake as one atomic snapshot')
     .argument('[files...]', 'CSV files (.csv or .csv.gz); - reads standard input')
     .option('--lake <dir>', `lake directory (env TXLAKE_LAKE, default ${DEFAULTS.lake})`)
-    .addOption(new Option('--mode <mode>', 'append to the current snapshot or replace it').choices(WRITE_MODES).default('append'))
-    .option('--max-reject-rate <rate>', 'largest share of rejected rows that still commits', String(DEFAULTS.maxRejectRate))
+    .addOption(
+      new Option('--mode <mode>', 'append to the current snapshot or replace it')
+        .choices(WRITE_MODES)
+        .default('append'),
+    )
+    .option(
+      '--max-reject-rate <rate>',
+      'largest share of rejected rows that still commits',
+      String(DEFAULTS.maxRejectRate),
+    )
     .addOption(
       new Option('--partition-by <keys>', 'directory levels of a new lake')
         .choices(PARTITION_SCHEMES)
@@ -76,7 +88,6 @@ Examples:
     .action(async (files: string[], flags: IngestFlags) => {
       const inputs = [...files, ...(flags.inputFile ? [flags.inputFile] : [])];
       const lake = resolveLakeDir(flags.lake ?? flags.outputFile);
-      const notices: string[] = [];
       try {
         const result = await ingest({
           lake,
@@ -87,14 +98,14 @@ Examples:
           force: flags.force ?? false,
           rejectsFile: flags.rejects,
           onNotice: (message) => {
-            notices.push(message);
             process.stderr.write(`note: ${message}\n`);
           },
         });
         if (flags.json) process.stdout.write(jsonSummary(result));
         else printHuman(result);
       } catch (error) {
-        if (error instanceof RejectRateExceeded && flags.json) process.stdout.write(jsonSummary(error.result));
+        if (error instanceof RejectRateExceeded && flags.json)
+          process.stdout.write(jsonSummary(error.result));
         throw error;
       }
     });

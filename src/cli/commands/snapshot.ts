@@ -16,7 +16,10 @@ export function registerSnapshot(program: Command): void {
       const layout = new LakeLayout(resolveLakeDir(flags.lake));
       const manifest = await readCurrentSnapshot(layout);
       if (manifest === null) {
-        throw new TxlakeError('lake', `the lake ${layout.root} has no snapshot yet; run \`txlake ingest FILE\` first`);
+        throw new TxlakeError(
+          'lake',
+          `the lake ${layout.root} has no snapshot yet; run \`txlake ingest FILE\` first`,
+        );
       }
       const summary = {
         id: manifest.id,

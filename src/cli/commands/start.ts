@@ -1,14 +1,15 @@
 // `txlake start` (what `npm start` runs): on an empty lake, generate a sample and ingest it; then serve.
 
+import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import fs from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ingest } from '../../etl/ingest.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { readCurrentSnapshotId } from '../../lake/snapshots.js';
-import { defaultUsers, generateTransactionsFile } from '../../sample/generator.js';
+import { defaultUsers, generateTransactionsFile, heaviestUserId, MAX_ROWS } from '../../sample/generator.js';
 import { DEFAULTS, resolveHost, resolveLakeDir, resolvePort } from '../config.js';
+import { parseIntegerFlag } from '../flags.js';
 import { packageVersion } from '../version.js';
 import { serveUntilSignalled } from './serve.js';
 
@@ -26,13 +27,17 @@ export function registerStart(program: Command): void {
       const lake = resolveLakeDir(flags.lake);
       const host = resolveHost(flags.host);
       const port = resolvePort(flags.port);
+      const rows = parseIntegerFlag('--rows', flags.rows, 1, MAX_ROWS);
+      // The example URL names a user that exists in the generated sample (the busiest one).
+      let exampleUser = '1';
       if ((await readCurrentSnapshotId(new LakeLayout(lake))) === null) {
-        const rows = Number(flags.rows);
         const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'txlake-sample-'));
         const file = path.join(dir, 'sample.csv');
         try {
           process.stderr.write(`the lake ${path.resolve(lake)} is empty: generating ${rows} sample rows…\n`);
-          await generateTransactionsFile({ rows, seed: 1, users: defaultUsers(rows) }, file);
+          const sample = { rows, seed: 1, users: defaultUsers(rows) };
+          await generateTransactionsFile(sample, file);
+          exampleUser = String(heaviestUserId(sample));
           const result = await ingest({
             lake,
             files: [file],
@@ -51,8 +56,8 @@ export function registerStart(program: Command): void {
         [
           '',
           `txlake is serving ${path.resolve(lake)} — try:`,
-          `  curl ${base}/api/v1/data/transactions/1`,
-          `  curl ${base}/api/v1/data/netAmount/5411`,
+          `  curl ${base}/api/v1/data/transactions/${exampleUser}`,
+          `  curl ${base}/api/v1/data/netAmount/5732`,
           `  open ${base}/docs   (interactive API docs; OpenAPI at ${base}/openapi.json)`,
           'Stop with Ctrl-C.',
           '',

@@ -18,7 +18,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/readyz',
     {
-      schema: { tags: ['operations'], summary: 'Readiness: a snapshot is loaded', response: { 200: Health, 503: Health } },
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: a snapshot is loaded',
+        response: { 200: Health, 503: Health },
+      },
       logLevel: 'warn',
     },
     async (_request, reply) => {

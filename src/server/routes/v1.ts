@@ -4,7 +4,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { INT64_MAX, MERCHANT_CODE_MAX } from '../../domain/schema.js';
 import { parseV1Id, toV1DailyNet, toV1Transaction } from '../../domain/v1.js';
-import { ErrorBody, MerchantParams, UserIdParams, V1DailyNetSchema, V1TransactionSchema } from '../schemas/v1.js';
+import {
+  ErrorBody,
+  MerchantParams,
+  UserIdParams,
+  V1DailyNetSchema,
+  V1TransactionSchema,
+} from '../schemas/v1.js';
 
 export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -12,7 +18,8 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         summary: 'All transactions of a user',
-        description: 'In order of (datetime, transaction_type, merchant_type_code, amount_cents). Unknown ids answer [].',
+        description:
+          'In order of (datetime, transaction_type, merchant_type_code, amount_cents). Unknown ids answer [].',
         tags: ['v1'],
         params: UserIdParams,
         response: { 200: Type.Array(V1TransactionSchema), 400: ErrorBody, 503: ErrorBody },
@@ -33,7 +40,8 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         summary: 'Daily net amount of a merchant category code',
-        description: 'One element per UTC day with any transaction of that code, days ascending. Unknown codes answer [].',
+        description:
+          'One element per UTC day with any transaction of that code, days ascending. Unknown codes answer [].',
         tags: ['v1'],
         params: MerchantParams,
         response: { 200: Type.Array(V1DailyNetSchema), 400: ErrorBody, 503: ErrorBody },

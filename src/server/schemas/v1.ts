@@ -28,7 +28,10 @@ export const MerchantParams = Type.Object({
 export const V1TransactionSchema = Type.Object(
   {
     user_id: BigInteger({ examples: [31373] }),
-    amount_in_dollars: BigInteger({ description: 'amount_cents / 100 rounded half to even', examples: [750] }),
+    amount_in_dollars: BigInteger({
+      description: 'amount_cents / 100 rounded half to even',
+      examples: [750],
+    }),
     datetime: Type.String({
       description: 'UTC time truncated to the second, YYYY-MM-DDTHH:MM:SS+00:00',
       examples: ['2023-03-25T11:31:26+00:00'],

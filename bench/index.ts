@@ -1,0 +1,10 @@
+// The project's benchmarks (SPEC §6): one module each, re-exported here so that `txlake bench <name>` loads
+// this tree only when a benchmark is run. A new benchmark adds its module here and a subcommand in cli/.
+
+export {
+  formatIngestReport,
+  INGEST_TARGET_RATIO,
+  type IngestBenchOptions,
+  type IngestBenchResult,
+  runIngestBench,
+} from './ingest.js';

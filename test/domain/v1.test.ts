@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { INT64_MAX } from '../../src/domain/schema.js';
+import {
+  compareV1Order,
+  parseV1Id,
+  type StoredTransaction,
+  toV1DailyNet,
+  toV1Transaction,
+} from '../../src/domain/v1.js';
+
+const tx = (over: Partial<StoredTransaction>): StoredTransaction => ({
+  userId: 1n,
+  transactionType: 'PurchaseActivity',
+  merchantTypeCode: 5411,
+  amountCents: 100n,
+  epochMicros: 0,
+  ...over,
+});
+
+describe('v1 answers', () => {
+  it('shape a transaction with the wire key order', () => {
+    const answer = toV1Transaction(
+      tx({
+        userId: 31373n,
+        amountCents: 75050n,
+        merchantTypeCode: 5310,
+        epochMicros: Date.parse('2023-03-25T11:31:26.9Z') * 1000,
+      }),
+    );
+    expect(Object.keys(answer)).toEqual(['user_id', 'amount_in_dollars', 'datetime', 'merchant_type_code']);
+    expect(answer).toEqual({
+      user_id: 31373n,
+      amount_in_dollars: 750n,
+      datetime: '2023-03-25T11:31:26+00:00',
+      merchant_type_code: 5310,
+    });
+  });
+
+  it('shape a daily net: purchases minus returns, half to even, negative allowed', () => {
+    const day = Math.floor(Date.parse('2023-03-30T00:00:00Z') / 86_400_000);
+    const answer = toV1DailyNet({ merchantTypeCode: 5732, day, purchaseCents: 104_700n, returnCents: 0n });
+    expect(Object.keys(answer)).toEqual(['merchant_type_code', 'net_amount_in_dollars', 'date']);
+    expect(answer).toEqual({ merchant_type_code: 5732, net_amount_in_dollars: 1047n, date: '2023-03-30' });
+    expect(
+      toV1DailyNet({ merchantTypeCode: 1, day, purchaseCents: 0n, returnCents: 75_150n })
+        .net_amount_in_dollars,
+    ).toBe(-752n);
+    expect(
+      toV1DailyNet({ merchantTypeCode: 1, day, purchaseCents: 100n, returnCents: 75_150n })
+        .net_amount_in_dollars,
+    ).toBe(-750n);
+  });
+
+  it('orders by datetime, then type, merchant code and amount', () => {
+    const rows = [
+      tx({ epochMicros: 2, transactionType: 'ReturnActivity' }),
+      tx({ epochMicros: 2, transactionType: 'PurchaseActivity', merchantTypeCode: 9000 }),
+      tx({ epochMicros: 2, transactionType: 'PurchaseActivity', merchantTypeCode: 10, amountCents: 5n }),
+      tx({ epochMicros: 2, transactionType: 'PurchaseActivity', merchantTypeCode: 10, amountCents: 3n }),
+      tx({ epochMicros: 1 }),
+    ];
+    const sorted = [...rows].sort(compareV1Order);
+    expect(sorted).toEqual([rows[4], rows[3], rows[2], rows[1], rows[0]]);
+  });
+});
+
+describe('parseV1Id', () => {
+  it.each(['abc', '', '-5', '+5', '1.5', '1e3', ' 5', '٣', '0x10'])('refuses %j', (text) => {
+    expect(parseV1Id(text, INT64_MAX)).toBeNull();
+  });
+
+  it('reads digits, leading zeros included', () => {
+    expect(parseV1Id('31373', INT64_MAX)).toBe(31373n);
+    expect(parseV1Id('007', INT64_MAX)).toBe(7n);
+    expect(parseV1Id('9223372036854775807', INT64_MAX)).toBe(INT64_MAX);
+  });
+
+  it('calls digits beyond the range absent, not an error', () => {
+    expect(parseV1Id('9223372036854775808', INT64_MAX)).toBe('absent');
+    expect(parseV1Id('99999999999999999999999', INT64_MAX)).toBe('absent');
+    expect(parseV1Id('10000', 9999n)).toBe('absent');
+  });
+});
