@@ -54,10 +54,12 @@ function reportError(error: unknown, verbose: boolean): number {
     if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error.kind);
   }
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`error: ${message.split('\n')[0]}\n`);
-  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-  else process.stderr.write('(run again with --verbose for details)\n');
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  if (verbose && error instanceof Error && error.stack) {
+    process.stderr.write(`error: ${message}\n${error.stack}\n`);
+  } else {
+    process.stderr.write(`error: ${message} (run again with --verbose for details)\n`);
+  }
   return EXIT.failure;
 }
 

@@ -1,7 +1,25 @@
 // Time: the lake keeps microseconds since the Unix epoch in UTC; v1 shows seconds (truncated) and days.
+// Instants travel as whole epoch seconds plus a microsecond part: a double holds every second of years
+// 0001–9999 exactly, which epoch microseconds would not (2^53 µs is only ±285 years around 1970).
 
-const MICROS_PER_SECOND = 1_000_000;
-const MICROS_PER_DAY = 86_400 * MICROS_PER_SECOND;
+const MICROS_PER_SECOND = 1_000_000n;
+
+/** An instant split into floored epoch seconds and the microseconds within that second (0–999999). */
+export interface EpochInstant {
+  epochSecond: number;
+  microsecond: number;
+}
+
+/** Split epoch microseconds exactly, flooring towards the past for instants before 1970. */
+export function splitEpochMicros(epochMicros: bigint): EpochInstant {
+  let seconds = epochMicros / MICROS_PER_SECOND;
+  let micros = epochMicros % MICROS_PER_SECOND;
+  if (micros < 0n) {
+    seconds -= 1n;
+    micros += MICROS_PER_SECOND;
+  }
+  return { epochSecond: Number(seconds), microsecond: Number(micros) };
+}
 
 function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
@@ -17,18 +35,17 @@ export function formatUtcDay(dayNumber: number): string {
   return `${formatYear(date.getUTCFullYear())}-${pad2(date.getUTCMonth() + 1)}-${pad2(date.getUTCDate())}`;
 }
 
-/** The UTC day number holding an instant given in epoch microseconds. */
-export function utcDayOf(epochMicros: number): number {
-  return Math.floor(epochMicros / MICROS_PER_DAY);
+/** The UTC day number holding an epoch second. */
+export function utcDayOf(epochSecond: number): number {
+  return Math.floor(epochSecond / 86_400);
 }
 
 /**
- * `YYYY-MM-DDTHH:MM:SS+00:00` of an instant in epoch microseconds, truncated (floored) to the second:
- * `06:19:48.73` shows `06:19:48`, never `06:19:49`.
+ * `YYYY-MM-DDTHH:MM:SS+00:00` of an epoch second. Callers pass the floored second, so `06:19:48.73`
+ * shows `06:19:48`, never `06:19:49`.
  */
-export function formatUtcSecond(epochMicros: number): string {
-  const seconds = Math.floor(epochMicros / MICROS_PER_SECOND);
-  const date = new Date(seconds * 1000);
+export function formatUtcSecond(epochSecond: number): string {
+  const date = new Date(epochSecond * 1000);
   return (
     `${formatYear(date.getUTCFullYear())}-${pad2(date.getUTCMonth() + 1)}-${pad2(date.getUTCDate())}` +
     `T${pad2(date.getUTCHours())}:${pad2(date.getUTCMinutes())}:${pad2(date.getUTCSeconds())}+00:00`

@@ -10,8 +10,10 @@ export interface StoredTransaction {
   transactionType: TransactionType;
   merchantTypeCode: number;
   amountCents: bigint;
-  /** Microseconds since the Unix epoch, UTC. Exact as a double for any year 0001–9999. */
-  epochMicros: number;
+  /** Whole seconds since the Unix epoch, UTC, floored. */
+  epochSecond: number;
+  /** Microseconds within that second, 0–999999. */
+  microsecond: number;
 }
 
 /** The purchase and return sums of one merchant code on one UTC day (kept at commit time). */
@@ -40,7 +42,8 @@ export interface V1DailyNet {
 
 /** v1's order: (datetime, transaction_type, merchant_type_code, amount_cents) ascending. */
 export function compareV1Order(a: StoredTransaction, b: StoredTransaction): number {
-  if (a.epochMicros !== b.epochMicros) return a.epochMicros - b.epochMicros;
+  if (a.epochSecond !== b.epochSecond) return a.epochSecond - b.epochSecond;
+  if (a.microsecond !== b.microsecond) return a.microsecond - b.microsecond;
   if (a.transactionType !== b.transactionType) return a.transactionType < b.transactionType ? -1 : 1;
   if (a.merchantTypeCode !== b.merchantTypeCode) return a.merchantTypeCode - b.merchantTypeCode;
   return a.amountCents === b.amountCents ? 0 : a.amountCents < b.amountCents ? -1 : 1;
@@ -50,7 +53,7 @@ export function toV1Transaction(t: StoredTransaction): V1Transaction {
   return {
     user_id: t.userId,
     amount_in_dollars: halfEvenDollars(t.amountCents),
-    datetime: formatUtcSecond(t.epochMicros),
+    datetime: formatUtcSecond(t.epochSecond),
     merchant_type_code: t.merchantTypeCode,
   };
 }

@@ -68,7 +68,7 @@ interface EngineRejection {
 
 interface ValueRejection {
   ordinal: bigint;
-  reject_column: string;
+  reject_column: string | null;
   reject_reason: string;
   reject_value: string | null;
 }
@@ -126,7 +126,7 @@ async function describeRejections(
     }),
     ...valueRows.map((r) => {
       const reason = r.reject_reason as RejectionReason;
-      const column = r.reject_column as RequiredColumn;
+      const column = r.reject_column as RequiredColumn | null;
       const ordinal = Number(r.ordinal);
       return {
         line: mapping.byAcceptedOrdinal.get(ordinal) ?? ordinal + source.headerLine + 1,
@@ -240,7 +240,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       await engine.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
     let rowidBase = 0n;
     const allRejects: RejectedRow[][] = [];
-    for (const [index, { source, outcome }] of toIngest.entries()) {
+    for (const [index, { source, outcome, sha256 }] of toIngest.entries()) {
       await clock.time('validate', () =>
         withProgress(
           (engine as Engine).connection,
@@ -248,6 +248,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
           () => (engine as Engine).run(stageSourceSql(source, index, index === 0)),
         ),
       );
+      await sha256; // a corrupt source stops here, before any rejects are described
       const accepted = await countRows(engine, `source_index = ${index} AND reject_reason IS NULL`);
       const valueRejected = await countRows(engine, `source_index = ${index} AND reject_reason IS NOT NULL`);
       const { engineRows, valueRows } = await collectRejections(engine, index, rowidBase);

@@ -102,6 +102,8 @@ export async function mapRejectedLines(
       }
     }
     endRecord();
+  } catch {
+    // An unreadable tail (a corrupt gzip member) is reported by the digest; here it only ends the scan.
   } finally {
     raw.destroy();
   }

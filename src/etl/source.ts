@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { TxlakeError } from '../domain/errors.js';
 import { type ResolvedHeader, resolveHeader, splitCsvLine } from '../domain/header.js';
 
@@ -67,27 +67,26 @@ async function hasGzipMagic(file: string): Promise<boolean> {
   }
 }
 
-/** The first block of the (decompressed) content, read without consuming the whole file. */
-async function readFirstBlock(file: string, compression: Compression): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const raw = createReadStream(file, compression === 'none' ? { end: HEADER_PROBE_BYTES - 1 } : {});
-  const stream = compression === 'gzip' ? raw.pipe(createGunzip()) : raw;
+/**
+ * The first block of the (decompressed) content, read without consuming the whole file. A gzip prefix is
+ * inflated with a sync flush, which yields what the prefix holds instead of failing on the missing rest.
+ */
+async function readFirstBlock(file: string, compression: Compression, label: string): Promise<Buffer> {
+  const handle = await fs.open(file, 'r');
+  let prefix: Buffer;
   try {
-    for await (const chunk of stream) {
-      chunks.push(chunk as Buffer);
-      total += (chunk as Buffer).length;
-      if (total >= HEADER_PROBE_BYTES) break;
-    }
-  } catch (error) {
-    if (compression === 'gzip' && total === 0) {
-      throw new TxlakeError('input', `cannot read ${file}: it is not a valid gzip file`, { cause: error });
-    }
-    // A corrupt tail is found by the engine later; the first block is all we need here.
+    const buffer = Buffer.alloc(HEADER_PROBE_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    prefix = buffer.subarray(0, bytesRead);
   } finally {
-    raw.destroy();
+    await handle.close();
   }
-  return Buffer.concat(chunks);
+  if (compression === 'none') return prefix;
+  try {
+    return gunzipSync(prefix, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch (error) {
+    throw new TxlakeError('input', `cannot read ${label}: it is not a valid gzip file`, { cause: error });
+  }
 }
 
 interface HeaderProbe {
@@ -133,25 +132,33 @@ async function quickFingerprint(file: string, size: number): Promise<string> {
   return hash.digest('hex');
 }
 
-/** sha256 of the whole source as given: the identity of its content (to make re-ingestion a no-op). */
-export async function digestSource(source: Pick<Source, 'path'>): Promise<string> {
-  return (await digest(source.path)).sha256;
-}
-
-async function digest(file: string): Promise<{ sha256: string; bytes: number }> {
+/**
+ * sha256 of the whole source as given: the identity of its content (to make re-ingestion a no-op). A gzip
+ * source is also inflated to its end here, because the engine reads a truncated gzip file without a word,
+ * and a corrupt source must stop the ingest rather than quietly lose its tail.
+ */
+export async function digestSource(source: Pick<Source, 'path' | 'label' | 'compression'>): Promise<string> {
   const hash = createHash('sha256');
-  let bytes = 0;
-  await pipeline(
-    createReadStream(file, { highWaterMark: 1 << 20 }),
-    new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        done();
-      },
-    }),
-  );
-  return { sha256: hash.digest('hex'), bytes };
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+  const input = createReadStream(source.path, { highWaterMark: 1 << 20 });
+  try {
+    if (source.compression === 'gzip') await pipeline(input, hashing, createGunzip(), discard());
+    else await pipeline(input, hashing, discard());
+  } catch (error) {
+    if (source.compression === 'gzip' && String((error as NodeJS.ErrnoException).code).startsWith('Z_')) {
+      throw new TxlakeError('input', `cannot read ${source.label}: the gzip data is truncated or corrupt`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  return hash.digest('hex');
 }
 
 /** Resolve, check and fingerprint one source named on the command line. */
@@ -174,7 +181,7 @@ export async function openSource(name: string, stagingDir: string): Promise<Sour
   if (size === 0)
     throw new TxlakeError('input', `${label} is empty: expected a header line naming the columns`);
   const compression: Compression = (await hasGzipMagic(file)) ? 'gzip' : 'none';
-  const probe = probeHeader(await readFirstBlock(file, compression), label);
+  const probe = probeHeader(await readFirstBlock(file, compression, label), label);
   const header = resolveHeader(probe.fields, path.basename(label));
   return {
     label,

@@ -23,12 +23,23 @@ export function engineRejectTables(index: number): { errors: string; scans: stri
   return { errors: `csv_errors_${index}`, scans: `csv_scans_${index}` };
 }
 
+/**
+ * A null marker no real field holds, so that an empty field reads as '' and NULL means "no such field".
+ * With one sentinel column beyond the header and null padding, a row's field count is then visible:
+ * a NULL last column means too few fields, a non-NULL sentinel too many. (DuckDB on its own silently
+ * accepts a trailing empty field, and we promise to reject every row whose field count is wrong.)
+ */
+const ABSENT_FIELD = '\u0001txlake-absent\u0001';
+
 function readCsvCall(source: Source, index: number): string {
-  const columns = Array.from({ length: source.header.fieldCount }, (_, i) => `'c${i}': 'VARCHAR'`).join(', ');
+  const columns = Array.from({ length: source.header.fieldCount + 1 }, (_, i) => `'c${i}': 'VARCHAR'`).join(
+    ', ',
+  );
   const rejects = engineRejectTables(index);
   return `read_csv(${sqlString(source.path)},
     columns = {${columns}}, header = false, skip = ${source.headerLine}, auto_detect = false,
     delim = ',', quote = '"', escape = '"', compression = '${source.compression === 'gzip' ? 'gzip' : 'none'}',
+    null_padding = true, nullstr = ${sqlString(ABSENT_FIELD)},
     store_rejects = true, rejects_table = '${rejects.errors}', rejects_scan = '${rejects.scans}',
     max_line_size = 1048576)`;
 }
@@ -36,6 +47,8 @@ function readCsvCall(source: Source, index: number): string {
 const INT64_DIGITS = "'[0-9]{1,19}'";
 const MERCHANT_DIGITS = "'[0-9]{1,4}'";
 const TRANSACTION_TYPE_LIST = "('PurchaseActivity', 'ReturnActivity')";
+/** Stored as an enum (one byte) rather than text: the staged table stays small and filters on it are cheap. */
+const TRANSACTION_TYPE_ENUM = `ENUM${TRANSACTION_TYPE_LIST}`;
 
 function isEmpty(v: string): string {
   return `(${v} IS NULL OR ${v} = '')`;
@@ -89,15 +102,20 @@ function columnChecks(column: RequiredColumn, v: string): Array<[string, string]
 }
 
 /**
- * SQL that appends source number `index` to the staged table: the five typed columns, with
- * `transaction_type` as the boolean `is_return`, and for rejected rows the column, reason and value.
+ * SQL that appends source number `index` to the staged table: the five typed columns (the transaction type
+ * as an enum), and for rejected rows the column, reason and value.
  * The table's rowid follows the order of the records of the file (insertion order is preserved), which is
  * how a rejected row finds its line.
  */
 export function stageSourceSql(source: Source, index: number, createTable: boolean): string {
   const raw = (column: RequiredColumn) => `c${source.header.positions[column]}`;
   const trimmed = (column: RequiredColumn) => `trim(${raw(column)})`;
+  const lastField = `c${source.header.fieldCount - 1}`;
+  const sentinel = `c${source.header.fieldCount}`;
+  const fieldCountOk = `(${lastField} IS NOT NULL AND ${sentinel} IS NULL)`;
+  const allFields = Array.from({ length: source.header.fieldCount + 1 }, (_, i) => `c${i}`).join(', ');
   const fastOk = [
+    fieldCountOk,
     `regexp_full_match(${raw('user_id')}, ${INT64_DIGITS})`,
     'fast_user_id IS NOT NULL',
     `${raw('transaction_type')} IN ${TRANSACTION_TYPE_LIST}`,
@@ -110,18 +128,20 @@ export function stageSourceSql(source: Source, index: number, createTable: boole
   const checks = REQUIRED_COLUMNS.flatMap((column) =>
     columnChecks(column, trimmed(column)).map(([condition, reason]) => ({ column, condition, reason })),
   );
-  const slowReject = `CASE ${checks.map((c) => `WHEN ${c.condition} THEN '${c.column}/${c.reason}'`).join(' ')} END`;
+  const slowReject = `CASE WHEN NOT ${fieldCountOk} THEN '/wrong_field_count'
+    ${checks.map((c) => `WHEN ${c.condition} THEN '${c.column}/${c.reason}'`).join(' ')} END`;
   const select = `
     SELECT
       ${index}::UTINYINT AS source_index,
-      CASE WHEN reject IS NOT NULL THEN split_part(reject, '/', 1) END AS reject_column,
+      CASE WHEN reject IS NOT NULL THEN nullif(split_part(reject, '/', 1), '') END AS reject_column,
       CASE WHEN reject IS NOT NULL THEN split_part(reject, '/', 2) END AS reject_reason,
       CASE WHEN reject IS NOT NULL THEN
-        CASE split_part(reject, '/', 1) ${REQUIRED_COLUMNS.map((c) => `WHEN '${c}' THEN ${trimmed(c)}`).join(' ')} END
+        CASE split_part(reject, '/', 1) ${REQUIRED_COLUMNS.map((c) => `WHEN '${c}' THEN ${trimmed(c)}`).join(' ')}
+          ELSE concat_ws(',', ${allFields}) END
       END AS reject_value,
       CASE WHEN fast_ok THEN fast_user_id ELSE TRY_CAST(${trimmed('user_id')} AS BIGINT) END AS user_id,
-      CASE WHEN fast_ok THEN ${raw('transaction_type')} = 'ReturnActivity'
-        ELSE ${trimmed('transaction_type')} = 'ReturnActivity' END AS is_return,
+      TRY_CAST(CASE WHEN fast_ok THEN ${raw('transaction_type')} ELSE ${trimmed('transaction_type')} END
+        AS ${TRANSACTION_TYPE_ENUM}) AS transaction_type,
       CASE WHEN fast_ok THEN fast_merchant_type_code
         ELSE TRY_CAST(${trimmed('merchant_type_code')} AS INTEGER) END AS merchant_type_code,
       CASE WHEN fast_ok THEN fast_amount_cents ELSE TRY_CAST(${trimmed('amount_cents')} AS BIGINT) END AS amount_cents,
@@ -145,8 +165,6 @@ export function stageSourceSql(source: Source, index: number, createTable: boole
     : `INSERT INTO ${STAGED_TABLE} ${select}`;
 }
 
-/** The validated rows of the staged table, with the lake's column names and types. */
-export const VALID_ROWS = `(SELECT user_id,
-    CASE WHEN is_return THEN 'ReturnActivity' ELSE 'PurchaseActivity' END AS transaction_type,
-    merchant_type_code, amount_cents, datetime
+/** The validated rows of the staged table, with the lake's column names. */
+export const VALID_ROWS = `(SELECT user_id, transaction_type, merchant_type_code, amount_cents, datetime
   FROM ${STAGED_TABLE} WHERE reject_reason IS NULL)`;

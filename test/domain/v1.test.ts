@@ -13,7 +13,8 @@ const tx = (over: Partial<StoredTransaction>): StoredTransaction => ({
   transactionType: 'PurchaseActivity',
   merchantTypeCode: 5411,
   amountCents: 100n,
-  epochMicros: 0,
+  epochSecond: 0,
+  microsecond: 0,
   ...over,
 });
 
@@ -24,7 +25,8 @@ describe('v1 answers', () => {
         userId: 31373n,
         amountCents: 75050n,
         merchantTypeCode: 5310,
-        epochMicros: Date.parse('2023-03-25T11:31:26.9Z') * 1000,
+        epochSecond: Date.parse('2023-03-25T11:31:26Z') / 1000,
+        microsecond: 900_000,
       }),
     );
     expect(Object.keys(answer)).toEqual(['user_id', 'amount_in_dollars', 'datetime', 'merchant_type_code']);
@@ -53,14 +55,15 @@ describe('v1 answers', () => {
 
   it('orders by datetime, then type, merchant code and amount', () => {
     const rows = [
-      tx({ epochMicros: 2, transactionType: 'ReturnActivity' }),
-      tx({ epochMicros: 2, transactionType: 'PurchaseActivity', merchantTypeCode: 9000 }),
-      tx({ epochMicros: 2, transactionType: 'PurchaseActivity', merchantTypeCode: 10, amountCents: 5n }),
-      tx({ epochMicros: 2, transactionType: 'PurchaseActivity', merchantTypeCode: 10, amountCents: 3n }),
-      tx({ epochMicros: 1 }),
+      tx({ epochSecond: 2, transactionType: 'ReturnActivity' }),
+      tx({ epochSecond: 2, transactionType: 'PurchaseActivity', merchantTypeCode: 9000 }),
+      tx({ epochSecond: 2, transactionType: 'PurchaseActivity', merchantTypeCode: 10, amountCents: 5n }),
+      tx({ epochSecond: 2, transactionType: 'PurchaseActivity', merchantTypeCode: 10, amountCents: 3n }),
+      tx({ epochSecond: 1, microsecond: 999_999 }),
+      tx({ epochSecond: 1, microsecond: 5 }),
     ];
     const sorted = [...rows].sort(compareV1Order);
-    expect(sorted).toEqual([rows[4], rows[3], rows[2], rows[1], rows[0]]);
+    expect(sorted).toEqual([rows[5], rows[4], rows[3], rows[2], rows[1], rows[0]]);
   });
 });
 

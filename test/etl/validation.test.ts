@@ -28,7 +28,7 @@ interface StagedRow {
   reject_reason: string | null;
   reject_value: string | null;
   user_id: bigint | null;
-  is_return: boolean | null;
+  transaction_type: string | null;
   merchant_type_code: number | null;
   amount_cents: bigint | null;
   epoch_us: bigint | null;
@@ -40,7 +40,7 @@ async function stage(rows: string[]): Promise<StagedRow[]> {
   const source = await openSource(file, dir);
   await engine.run(stageSourceSql(source, 0, true));
   return engine.rows<StagedRow>(
-    `SELECT reject_column, reject_reason, reject_value, user_id, is_return, merchant_type_code, amount_cents,
+    `SELECT reject_column, reject_reason, reject_value, user_id, transaction_type::VARCHAR AS transaction_type, merchant_type_code, amount_cents,
        epoch_us(datetime) AS epoch_us FROM ${STAGED_TABLE} ORDER BY rowid`,
   );
 }
@@ -127,7 +127,7 @@ describe('rejection reasons', () => {
     });
     expect(staged[2]).toMatchObject({
       user_id: 42n,
-      is_return: true,
+      transaction_type: 'ReturnActivity',
       merchant_type_code: 42,
       amount_cents: 7n,
     });

@@ -242,6 +242,8 @@ function trimSpaces(value: string): string {
 
 function checkInteger(value: string, max: bigint): { ok: bigint } | { reason: string } {
   if (value === '') return { reason: 'empty' };
+  // A negative integer is an integer below the allowed range, so txlake names it out_of_range.
+  if (/^-[0-9]+$/.test(value)) return { reason: 'out_of_range' };
   if (!INT_RE.test(value)) return { reason: 'not_an_integer' };
   const n = BigInt(value);
   if (n > max) return { reason: 'out_of_range' };

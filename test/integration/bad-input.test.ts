@@ -243,13 +243,16 @@ const BAD_VALUES: Record<string, string>[] = [
   { amount_cents: ' ' },
   { datetime: '' },
   // not_an_integer
-  ...['-5', '+5', '1.5', '1e3', '1_000', '0x10', '١٢', '１２', '12a', '5 5'].map((v) => ({ user_id: v })),
+  ...['+5', '1.5', '1e3', '1_000', '0x10', '١٢', '１２', '12a', '5 5', '--5', '-'].map((v) => ({
+    user_id: v,
+  })),
   { merchant_type_code: '12.0' },
-  { merchant_type_code: '-1' },
-  { amount_cents: '-100' },
   { amount_cents: '10.50' },
   { amount_cents: '1,000' },
-  // out_of_range
+  // out_of_range (a negative integer is below the range)
+  { user_id: '-5' },
+  { merchant_type_code: '-1' },
+  { amount_cents: '-100' },
   { user_id: '9223372036854775808' },
   { user_id: '99999999999999999999999' },
   { merchant_type_code: '10000' },

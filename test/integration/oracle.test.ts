@@ -93,7 +93,7 @@ describe('oracle', () => {
       ' 2023-03-01T00:00:00Z , 42 ,7,ReturnActivity, 5 ,n\n';
     const result = oracleIngest(text);
     expect(result.rejects).toEqual([
-      { line: 2, column: 'user_id', reason: 'not_an_integer', value: '-1' },
+      { line: 2, column: 'user_id', reason: 'out_of_range', value: '-1' },
       { line: 3, column: 'merchant_type_code', reason: 'out_of_range', value: '99999' },
     ]);
     expect(result.rows).toHaveLength(1);

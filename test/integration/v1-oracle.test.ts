@@ -192,6 +192,34 @@ describe('v1 answers against the oracle', () => {
     }
   });
 
+  it('--mode replace makes a third file the whole dataset, and the running server follows', async () => {
+    if (!server) throw new Error('no server');
+    const live = server;
+    const dir = path.dirname(lake);
+    const text = csvText(randomTransactions({ seed: 3, rows: 500, users: 120, userOffset: 3n }));
+    const third = oracleIngest(text).rows;
+    writeCsvFile(path.join(dir, 'third.csv'), text);
+    const { summary } = await ingest([path.join(dir, 'third.csv')], lake, ['--mode', 'replace']);
+    expect(summary).toMatchObject({
+      rows_read: third.length,
+      rows_committed: third.length,
+      rows_rejected: 0,
+    });
+    expect((await currentSnapshot(lake))?.rows).toBe(third.length);
+    const deadline = Date.now() + 15_000;
+    while (
+      (await live.get(`/api/v1/data/transactions/${MARKER_USER}`)).body !== '[]' &&
+      Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const oracle = new V1Oracle(third);
+    const kept = new Set(oracle.userIds());
+    const gone = new V1Oracle(bothRows).userIds().filter((id) => !kept.has(id));
+    const mismatches = await v1Mismatches(live, oracle, [...gone, ...ABSENT_USERS], ABSENT_CODES);
+    expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+  });
+
   it('the test data really exercises the corner cases', () => {
     // guards against a generator change that would make the comparisons above vacuous
     const oracle = new V1Oracle(bothRows);

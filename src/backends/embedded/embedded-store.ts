@@ -4,6 +4,7 @@
 
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
 import type { TransactionType } from '../../domain/schema.js';
+import { splitEpochMicros } from '../../domain/time.js';
 import type { DailyMerchantSums, StoredTransaction } from '../../domain/v1.js';
 import { type Engine, openEngine, sqlString } from '../../lake/engine.js';
 import { LakeLayout } from '../../lake/layout.js';
@@ -80,7 +81,7 @@ class EmbeddedSnapshotView implements SnapshotView {
         transactionType: row.transaction_type,
         merchantTypeCode: row.merchant_type_code,
         amountCents: row.amount_cents,
-        epochMicros: Number(row.epoch_us),
+        ...splitEpochMicros(row.epoch_us),
       }));
     });
   }

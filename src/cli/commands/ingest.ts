@@ -3,14 +3,15 @@
 import { type Command, Option } from 'commander';
 import { TxlakeError } from '../../domain/errors.js';
 import { PARTITION_SCHEMES, type PartitionScheme } from '../../domain/schema.js';
-import { type IngestResult, ingest, RejectRateExceeded } from '../../etl/ingest.js';
+import type { IngestResult } from '../../etl/ingest.js';
 import { WRITE_MODES, type WriteMode } from '../../lake/manifest.js';
 import { DEFAULTS, resolveLakeDir } from '../config.js';
 
 interface IngestFlags {
   lake?: string;
-  outputFile?: string;
-  inputFile?: string;
+  // commander keeps the old flags' underscores in their property names
+  output_file?: string;
+  input_file?: string;
   mode: WriteMode;
   maxRejectRate: string;
   partitionBy: PartitionScheme;
@@ -86,8 +87,10 @@ Examples:
   cat export.csv | txlake ingest - --max-reject-rate 0.05`,
     )
     .action(async (files: string[], flags: IngestFlags) => {
-      const inputs = [...files, ...(flags.inputFile ? [flags.inputFile] : [])];
-      const lake = resolveLakeDir(flags.lake ?? flags.outputFile);
+      // Loaded on use, so that `--help` and other commands do not pay for the engine.
+      const { ingest, RejectRateExceeded } = await import('../../etl/ingest.js');
+      const inputs = [...files, ...(flags.input_file ? [flags.input_file] : [])];
+      const lake = resolveLakeDir(flags.lake ?? flags.output_file);
       try {
         const result = await ingest({
           lake,

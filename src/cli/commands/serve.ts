@@ -1,7 +1,7 @@
 // `txlake serve`: the HTTP API over the lake, following new snapshots; SIGTERM finishes in-flight requests.
 
 import type { Command } from 'commander';
-import { startServer } from '../../server/start.js';
+import type { ServeOptions } from '../../server/start.js';
 import { DEFAULTS, resolveHost, resolveLakeDir, resolvePort } from '../config.js';
 import { packageVersion } from '../version.js';
 
@@ -13,7 +13,9 @@ interface ServeFlags {
 }
 
 /** Serve until SIGTERM or SIGINT, then close gracefully. */
-export async function serveUntilSignalled(options: Parameters<typeof startServer>[0]): Promise<void> {
+export async function serveUntilSignalled(options: ServeOptions): Promise<void> {
+  // Loaded on use, so that `--help` and other commands do not pay for Fastify and the engine.
+  const { startServer } = await import('../../server/start.js');
   const server = await startServer(options);
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {

@@ -4,7 +4,6 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { ingest } from '../../etl/ingest.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { readCurrentSnapshotId } from '../../lake/snapshots.js';
 import { defaultUsers, generateTransactionsFile, heaviestUserId, MAX_ROWS } from '../../sample/generator.js';
@@ -38,6 +37,7 @@ export function registerStart(program: Command): void {
           const sample = { rows, seed: 1, users: defaultUsers(rows) };
           await generateTransactionsFile(sample, file);
           exampleUser = String(heaviestUserId(sample));
+          const { ingest } = await import('../../etl/ingest.js');
           const result = await ingest({
             lake,
             files: [file],

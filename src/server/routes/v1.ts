@@ -26,6 +26,8 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
+      // `/transactions/` names the collection, not a user: like the old service, no such route.
+      if (request.params.userId === '') return reply.callNotFound();
       const id = parseV1Id(request.params.userId, INT64_MAX);
       if (id === null) return reply.code(400).send({ error: 'userId must be an integer' });
       const view = app.snapshotView(reply);
@@ -48,6 +50,7 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
+      if (request.params.merchantTypeCode === '') return reply.callNotFound();
       const code = parseV1Id(request.params.merchantTypeCode, BigInt(MERCHANT_CODE_MAX));
       if (code === null) return reply.code(400).send({ error: 'merchantTypeCode must be an integer' });
       const view = app.snapshotView(reply);
