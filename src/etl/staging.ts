@@ -44,8 +44,6 @@ function readCsvCall(source: Source, index: number): string {
     max_line_size = 1048576)`;
 }
 
-const INT64_DIGITS = "'[0-9]{1,19}'";
-const MERCHANT_DIGITS = "'[0-9]{1,4}'";
 const TRANSACTION_TYPE_LIST = "('PurchaseActivity', 'ReturnActivity')";
 /** Stored as an enum (one byte) rather than text: the staged table stays small and filters on it are cheap. */
 const TRANSACTION_TYPE_ENUM = `ENUM${TRANSACTION_TYPE_LIST}`;
@@ -61,6 +59,38 @@ function isNotDigits(v: string): string {
 /** `-` then digits: an integer, just not an allowed one, so the user reads "out of range", not "not an integer". */
 function isNegativeInteger(v: string): string {
   return `regexp_full_match(${v}, '-[0-9]+')`;
+}
+
+// The fast path's checks. Each accepts only values the slow path accepts too, with the same result, so a
+// value's verdict never depends on the path it took; they are chosen for cost (measured in
+// docs/performance.md): no regular expressions, which cost more than the CSV parsing itself.
+
+const CANONICAL_INTEGERS: Array<[RequiredColumn, string, number | null]> = [
+  ['user_id', 'fast_user_id', null],
+  ['merchant_type_code', 'fast_merchant_type_code', MERCHANT_CODE_MAX],
+  ['amount_cents', 'fast_amount_cents', null],
+];
+
+/**
+ * Digits in canonical form: the cast value printed back equals the text. That refuses every form the
+ * lenient cast accepts (`+5`, ` 5`, `1_000`, `1e3`, `0x10`, `12.0`) and leading zeros, which the slow path
+ * then accepts; the sign and bound checks refuse negatives and large codes.
+ */
+function isCanonicalInteger(rawValue: string, typed: string, max: number | null): string {
+  const bound = max === null ? `${typed} >= 0` : `${typed} BETWEEN 0 AND ${max}`;
+  return `(${bound} AND ${typed}::VARCHAR = ${rawValue})`;
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS` with 0–6 fractional digits, checked with LIKE and `contains` instead of a regular
+ * expression. What LIKE's `_` lets through is refused by the cast (which must succeed too), except what the
+ * cast reads leniently: a signed or space-padded year, and a zone after the seconds (` UTC`, `+02`, `-05`).
+ * No space, no `+` and no third `-` exclude those; they take the slow path, which converts zones properly.
+ * (`Z` passes and means UTC on both paths.)
+ */
+function isPlainUtcDatetime(v: string): string {
+  return `((${v} LIKE '____-__-__T__:__:__' OR (${v} LIKE '____-__-__T__:__:__.%' AND length(${v}) <= 26))
+    AND NOT contains(${v}, ' ') AND NOT contains(${v}, '+') AND ${v} NOT LIKE '%-%-%-%')`;
 }
 
 /** UTC wall time of a checked datetime: a zone-less value is UTC already; a zoned one is converted. */
@@ -116,13 +146,9 @@ export function stageSourceSql(source: Source, index: number, createTable: boole
   const allFields = Array.from({ length: source.header.fieldCount + 1 }, (_, i) => `c${i}`).join(', ');
   const fastOk = [
     fieldCountOk,
-    `regexp_full_match(${raw('user_id')}, ${INT64_DIGITS})`,
-    'fast_user_id IS NOT NULL',
-    `${raw('transaction_type')} IN ${TRANSACTION_TYPE_LIST}`,
-    `regexp_full_match(${raw('merchant_type_code')}, ${MERCHANT_DIGITS})`,
-    `regexp_full_match(${raw('amount_cents')}, ${INT64_DIGITS})`,
-    'fast_amount_cents IS NOT NULL',
-    `regexp_full_match(${raw('datetime')}, ${sqlString(DATETIME_WITHOUT_ZONE_PATTERN)})`,
+    ...CANONICAL_INTEGERS.map(([column, typed, max]) => isCanonicalInteger(raw(column), typed, max)),
+    'fast_transaction_type IS NOT NULL',
+    isPlainUtcDatetime(raw('datetime')),
     'fast_datetime IS NOT NULL',
   ].join(' AND ');
   const checks = REQUIRED_COLUMNS.flatMap((column) =>
@@ -140,8 +166,8 @@ export function stageSourceSql(source: Source, index: number, createTable: boole
           ELSE concat_ws(',', ${allFields}) END
       END AS reject_value,
       CASE WHEN fast_ok THEN fast_user_id ELSE TRY_CAST(${trimmed('user_id')} AS BIGINT) END AS user_id,
-      TRY_CAST(CASE WHEN fast_ok THEN ${raw('transaction_type')} ELSE ${trimmed('transaction_type')} END
-        AS ${TRANSACTION_TYPE_ENUM}) AS transaction_type,
+      CASE WHEN fast_ok THEN fast_transaction_type
+        ELSE TRY_CAST(${trimmed('transaction_type')} AS ${TRANSACTION_TYPE_ENUM}) END AS transaction_type,
       CASE WHEN fast_ok THEN fast_merchant_type_code
         ELSE TRY_CAST(${trimmed('merchant_type_code')} AS INTEGER) END AS merchant_type_code,
       CASE WHEN fast_ok THEN fast_amount_cents ELSE TRY_CAST(${trimmed('amount_cents')} AS BIGINT) END AS amount_cents,
@@ -153,6 +179,7 @@ export function stageSourceSql(source: Source, index: number, createTable: boole
         FROM (
           SELECT *,
             TRY_CAST(${raw('user_id')} AS BIGINT) AS fast_user_id,
+            TRY_CAST(${raw('transaction_type')} AS ${TRANSACTION_TYPE_ENUM}) AS fast_transaction_type,
             TRY_CAST(${raw('merchant_type_code')} AS INTEGER) AS fast_merchant_type_code,
             TRY_CAST(${raw('amount_cents')} AS BIGINT) AS fast_amount_cents,
             TRY_CAST(${raw('datetime')} AS TIMESTAMP) AS fast_datetime
