@@ -24,7 +24,7 @@ export const MERCHANT_CODE_MAX = 9999;
  * checked when the value is converted, not by this pattern.
  */
 export const DATETIME_PATTERN =
-  '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?$';
+  '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$';
 
 /** The same shape without a zone: most real files, and the common fast path of validation. */
 export const DATETIME_WITHOUT_ZONE_PATTERN =
