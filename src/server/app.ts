@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
@@ -17,8 +18,11 @@ import { v1Routes } from './routes/v1.js';
 declare module 'fastify' {
   interface FastifyInstance {
     store: TransactionStore;
-    /** The view to answer this request from, with its caching headers set; null after sending a 503. */
-    snapshotView(reply: FastifyReply): SnapshotView | null;
+    /**
+     * The view to answer this request from, with its caching headers set; null when the answer has been
+     * sent already (503 before any snapshot, 304 when the client's copy is current).
+     */
+    snapshotView(request: FastifyRequest, reply: FastifyReply): SnapshotView | null;
   }
 }
 
@@ -43,13 +47,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('store', options.store);
-  app.decorate('snapshotView', (reply: FastifyReply) => {
+  app.decorate('snapshotView', (request: FastifyRequest, reply: FastifyReply) => {
     const view = options.store.current();
     if (view === null) {
       reply.code(503).header('retry-after', '1').send({ error: 'no snapshot is loaded yet' });
       return null;
     }
-    reply.header('x-txlake-snapshot', String(view.id));
+    // An answer is a function of the URL and the snapshot, so the snapshot id is a strong validator.
+    // `private`: personal financial data must not sit in shared caches; `no-cache`: revalidate every time.
+    const etag = `"txlake-${view.id}"`;
+    reply
+      .header('x-txlake-snapshot', String(view.id))
+      .header('etag', etag)
+      .header('cache-control', 'private, no-cache');
+    if (request.headers['if-none-match'] === etag) {
+      reply.code(304).send();
+      return null;
+    }
     return view;
   });
   app.addHook('onSend', async (request, reply) => {

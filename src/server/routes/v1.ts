@@ -22,7 +22,7 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
           'In order of (datetime, transaction_type, merchant_type_code, amount_cents). Unknown ids answer [].',
         tags: ['v1'],
         params: UserIdParams,
-        response: { 200: Type.Array(V1TransactionSchema), 400: ErrorBody, 503: ErrorBody },
+        response: { 200: Type.Array(V1TransactionSchema), 304: Type.Null(), 400: ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -30,7 +30,7 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
       if (request.params.userId === '') return reply.callNotFound();
       const id = parseV1Id(request.params.userId, INT64_MAX);
       if (id === null) return reply.code(400).send({ error: 'userId must be an integer' });
-      const view = app.snapshotView(reply);
+      const view = app.snapshotView(request, reply);
       if (view === null) return reply;
       if (id === 'absent') return [];
       return (await view.transactionsOfUser(id)).map(toV1Transaction);
@@ -46,14 +46,14 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
           'One element per UTC day with any transaction of that code, days ascending. Unknown codes answer [].',
         tags: ['v1'],
         params: MerchantParams,
-        response: { 200: Type.Array(V1DailyNetSchema), 400: ErrorBody, 503: ErrorBody },
+        response: { 200: Type.Array(V1DailyNetSchema), 304: Type.Null(), 400: ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {
       if (request.params.merchantTypeCode === '') return reply.callNotFound();
       const code = parseV1Id(request.params.merchantTypeCode, BigInt(MERCHANT_CODE_MAX));
       if (code === null) return reply.code(400).send({ error: 'merchantTypeCode must be an integer' });
-      const view = app.snapshotView(reply);
+      const view = app.snapshotView(request, reply);
       if (view === null) return reply;
       if (code === 'absent') return [];
       return (await view.dailySumsOfMerchant(Number(code))).map(toV1DailyNet);
