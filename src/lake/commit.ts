@@ -1,0 +1,37 @@
+// Publishing a snapshot. Order is the crash-safety argument: (1) data files are complete and fsynced in
+// place, (2) the new manifest is written under a fresh id (tmp + rename), (3) CURRENT is replaced by rename.
+// A crash before (3) leaves the previous snapshot current and the new files unreferenced.
+
+import fs from 'node:fs/promises';
+import { writeFileAtomic } from './durable-files.js';
+import type { LakeLayout } from './layout.js';
+import { MANIFEST_FORMAT, type SnapshotManifest } from './manifest.js';
+import { listSnapshotIds, readCurrentSnapshotId } from './snapshots.js';
+
+export type SnapshotDraft = Omit<SnapshotManifest, 'format' | 'id' | 'parent' | 'created'>;
+
+/**
+ * Publish `draft` as the new current snapshot. The caller holds the writer lock. `sourcesFor` may stamp
+ * the draft's sources with the id the snapshot receives.
+ */
+export async function commitSnapshot(
+  layout: LakeLayout,
+  draft: SnapshotDraft,
+  sourcesFor: (id: number) => SnapshotManifest['sources'] = () => draft.sources,
+): Promise<SnapshotManifest> {
+  await fs.mkdir(layout.snapshotsDir, { recursive: true });
+  const parent = await readCurrentSnapshotId(layout);
+  // Above every manifest on disk, not just CURRENT: a crashed writer may have left a manifest never made current.
+  const id = Math.max(0, ...(await listSnapshotIds(layout))) + 1;
+  const manifest: SnapshotManifest = {
+    format: MANIFEST_FORMAT,
+    id,
+    parent,
+    created: new Date().toISOString(),
+    ...draft,
+    sources: sourcesFor(id),
+  };
+  await writeFileAtomic(layout.manifestPath(id), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFileAtomic(layout.currentPointer, `${id}\n`);
+  return manifest;
+}

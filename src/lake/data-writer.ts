@@ -1,0 +1,121 @@
+// Writing a snapshot's new files: validated rows → Hive-partitioned, sorted, compressed Parquet, plus the
+// per-(merchant, day) sums. Files are written into the writer's staging directory and moved into the lake
+// only when complete, so a crash leaves at most unreferenced files (which `vacuum` removes), never a torn one.
+
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { type PartitionScheme, TRANSACTION_TYPES } from '../domain/schema.js';
+import { digestFile, fsyncPath } from './durable-files.js';
+import { type Engine, sqlString } from './engine.js';
+import type { LakeLayout } from './layout.js';
+import type { DataFile } from './manifest.js';
+
+/**
+ * Row groups of 32k rows: a user's rows (sorted by user_id) sit in one or two groups, and min/max statistics
+ * let a reader skip every other group, while groups stay large enough for zstd to compress well.
+ */
+export const ROW_GROUP_ROWS = 32_768;
+
+export interface NewFilesRequest {
+  /** A SQL relation (table name or parenthesized query) of validated rows with the lake's five columns. */
+  rows: string;
+  partitionBy: PartitionScheme;
+  writeId: string;
+  stagingDir: string;
+}
+
+interface PartitionGroup {
+  transaction_type: string;
+  period: string | null;
+}
+
+function periodExpression(scheme: PartitionScheme): { name: string; sql: string } | null {
+  if (scheme === 'transaction_type,month') return { name: 'month', sql: "strftime(datetime, '%Y-%m')" };
+  if (scheme === 'transaction_type,day') return { name: 'day', sql: "strftime(datetime, '%Y-%m-%d')" };
+  return null;
+}
+
+async function publishFile(layout: LakeLayout, stagedFile: string, relativePath: string, rows: number) {
+  const target = layout.resolve(relativePath);
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  await fsyncPath(stagedFile);
+  await fs.rename(stagedFile, target);
+  await fsyncPath(path.dirname(target));
+  const { bytes, sha256 } = await digestFile(target);
+  return { path: relativePath, rows, bytes, sha256 } satisfies DataFile;
+}
+
+async function copyCount(engine: Engine, sql: string): Promise<number> {
+  const [result] = await engine.rows<{ Count: bigint }>(sql);
+  return Number(result?.Count ?? 0);
+}
+
+/**
+ * One file per partition directory, each written by its own sorted COPY: DuckDB's PARTITION_BY does not keep
+ * the ORDER BY within files when it runs on several threads, and the sort is what makes user lookups cheap.
+ */
+export async function writeDataFiles(engine: Engine, layout: LakeLayout, request: NewFilesRequest): Promise<DataFile[]> {
+  const period = periodExpression(request.partitionBy);
+  // Without a date level the groups are known; a COPY that finds no rows is simply not published.
+  const groups = period
+    ? await engine.rows<PartitionGroup>(
+        `SELECT DISTINCT transaction_type::VARCHAR AS transaction_type, ${period.sql} AS period
+         FROM ${request.rows} ORDER BY ALL`,
+      )
+    : TRANSACTION_TYPES.map((type) => ({ transaction_type: type, period: null }));
+  const files: DataFile[] = [];
+  for (const [index, group] of groups.entries()) {
+    const filter =
+      `transaction_type = ${sqlString(group.transaction_type)}` +
+      (period && group.period !== null ? ` AND ${period.sql} = ${sqlString(group.period)}` : '');
+    const staged = path.join(request.stagingDir, `part-${index}.parquet`);
+    const rows = await copyCount(
+      engine,
+      `COPY (
+        SELECT user_id, merchant_type_code, amount_cents, datetime FROM ${request.rows}
+        WHERE ${filter}
+        ORDER BY user_id, datetime
+      ) TO ${sqlString(staged)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
+    );
+    if (rows === 0) {
+      await fs.rm(staged, { force: true });
+      continue;
+    }
+    const directory = [`transaction_type=${group.transaction_type}`];
+    if (period && group.period !== null) directory.push(`${period.name}=${group.period}`);
+    files.push(await publishFile(layout, staged, `${directory.join('/')}/part-${request.writeId}.parquet`, rows));
+  }
+  return files;
+}
+
+/**
+ * The per-(merchant_type_code, day) sums of the new rows, merged with those of the parent snapshot when
+ * appending: net amounts are then answered from this small file, never from the raw rows. Sums are
+ * DECIMAL(38,0) so that no total of INT64 amounts can overflow.
+ */
+export async function writeDailySums(
+  engine: Engine,
+  layout: LakeLayout,
+  request: Omit<NewFilesRequest, 'partitionBy'> & { previous: DataFile | null },
+): Promise<DataFile> {
+  const fresh = `
+    SELECT merchant_type_code, CAST(datetime AS DATE) AS day,
+      sum(CASE WHEN transaction_type = 'PurchaseActivity' THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS purchase_cents,
+      sum(CASE WHEN transaction_type = 'ReturnActivity' THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS return_cents,
+      count(*)::BIGINT AS rows
+    FROM ${request.rows} GROUP BY ALL`;
+  const inputs = request.previous
+    ? `${fresh} UNION ALL SELECT merchant_type_code, day, purchase_cents, return_cents, rows
+       FROM read_parquet(${sqlString(layout.resolve(request.previous.path))})`
+    : fresh;
+  const staged = path.join(request.stagingDir, 'daily-sums.parquet');
+  const rows = await copyCount(
+    engine,
+    `COPY (
+      SELECT merchant_type_code, day, sum(purchase_cents)::DECIMAL(38,0) AS purchase_cents,
+        sum(return_cents)::DECIMAL(38,0) AS return_cents, sum(rows)::BIGINT AS rows
+      FROM (${inputs}) GROUP BY ALL ORDER BY ALL
+    ) TO ${sqlString(staged)} (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  return publishFile(layout, staged, `_txlake/daily_sums/daily-sums-${request.writeId}.parquet`, rows);
+}

@@ -1,0 +1,47 @@
+// Durable file operations: the crash-safety of a commit rests on "write, fsync, rename, fsync the directory".
+
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+export async function fsyncPath(target: string): Promise<void> {
+  const handle = await fs.open(target, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Replace `target` with `content` atomically: readers see the old file or the new one, never a torn one,
+ * and after return the new content survives a power loss.
+ */
+export async function writeFileAtomic(target: string, content: string): Promise<void> {
+  const temporary = `${target}.tmp-${process.pid}-${Date.now()}`;
+  const handle = await fs.open(temporary, 'w');
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(temporary, target);
+  await fsyncPath(path.dirname(target));
+}
+
+export interface FileDigest {
+  bytes: number;
+  sha256: string;
+}
+
+export async function digestFile(file: string): Promise<FileDigest> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}

@@ -1,0 +1,59 @@
+// Where things live in a lake directory. Data files sit at the root in Hive-style directories so that any
+// engine can read them; txlake's own metadata lives under `_txlake/`, which Hive readers skip (leading `_`).
+
+import path from 'node:path';
+
+export const METADATA_DIR = '_txlake';
+
+export class LakeLayout {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  get metadataDir(): string {
+    return path.join(this.root, METADATA_DIR);
+  }
+
+  /** Immutable snapshot manifests, one JSON file per snapshot id. */
+  get snapshotsDir(): string {
+    return path.join(this.metadataDir, 'snapshots');
+  }
+
+  /** The pointer to the current snapshot: a one-line file replaced by atomic rename. */
+  get currentPointer(): string {
+    return path.join(this.metadataDir, 'CURRENT');
+  }
+
+  get lockFile(): string {
+    return path.join(this.metadataDir, 'LOCK');
+  }
+
+  /** Per-(merchant, day) sums of each snapshot, one small Parquet file per commit. */
+  get dailySumsDir(): string {
+    return path.join(this.metadataDir, 'daily_sums');
+  }
+
+  get rejectsDir(): string {
+    return path.join(this.metadataDir, 'rejects');
+  }
+
+  /** Scratch space of one writer; anything left here by a crashed writer is garbage. */
+  stagingDir(writeId: string): string {
+    return path.join(this.metadataDir, 'staging', writeId);
+  }
+
+  manifestPath(snapshotId: number): string {
+    return path.join(this.snapshotsDir, `${String(snapshotId).padStart(8, '0')}.json`);
+  }
+
+  /** Absolute path of a path stored relative to the lake root in a manifest. */
+  resolve(relativePath: string): string {
+    return path.join(this.root, relativePath);
+  }
+
+  relative(absolutePath: string): string {
+    return path.relative(this.root, absolutePath).split(path.sep).join('/');
+  }
+}

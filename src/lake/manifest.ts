@@ -1,0 +1,64 @@
+// The snapshot manifest: the complete, immutable description of one version of the lake.
+// A reader uses the files listed by the current manifest and nothing else (docs/lake-format.md).
+
+import type { PartitionScheme } from '../domain/schema.js';
+
+export const MANIFEST_FORMAT = 'txlake.snapshot/1';
+
+export const WRITE_MODES = ['append', 'replace'] as const;
+export type WriteMode = (typeof WRITE_MODES)[number];
+
+/** A Parquet file of a snapshot, with what `verify` needs to check it. */
+export interface DataFile {
+  /** Path relative to the lake root, `/`-separated. */
+  path: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** One input file committed into the lake; kept for lineage and to make re-ingestion a no-op. */
+export interface SourceRecord {
+  name: string;
+  sha256: string;
+  /** sha256 of the size and the first and last MiB, to spot a likely re-ingest cheaply. */
+  quick_fingerprint: string;
+  bytes: number;
+  rows_read: number;
+  rows_committed: number;
+  rows_rejected: number;
+  /** The snapshot that committed it. */
+  snapshot: number;
+}
+
+export interface SnapshotManifest {
+  format: typeof MANIFEST_FORMAT;
+  id: number;
+  parent: number | null;
+  /** ISO 8601 UTC time of the commit. */
+  created: string;
+  operation: 'ingest';
+  mode: WriteMode;
+  partition_by: PartitionScheme;
+  rows: number;
+  files: DataFile[];
+  /** Per-(merchant_type_code, day) purchase and return sums of every row of this snapshot. */
+  daily_sums: DataFile;
+  /** Every source whose rows this snapshot holds (cumulative across appends). */
+  sources: SourceRecord[];
+}
+
+/** Light structural check of a parsed manifest, so that a damaged file is reported, not half-used. */
+export function assertManifest(value: unknown, where: string): asserts value is SnapshotManifest {
+  const m = value as Partial<SnapshotManifest> | null;
+  const ok =
+    m !== null &&
+    typeof m === 'object' &&
+    m.format === MANIFEST_FORMAT &&
+    Number.isInteger(m.id) &&
+    Array.isArray(m.files) &&
+    typeof m.daily_sums === 'object' &&
+    Array.isArray(m.sources) &&
+    Number.isInteger(m.rows);
+  if (!ok) throw new Error(`${where} is not a txlake snapshot manifest (format ${MANIFEST_FORMAT})`);
+}
