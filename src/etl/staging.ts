@@ -89,7 +89,7 @@ function isCanonicalInteger(rawValue: string, typed: string, max: number | null)
  * (`Z` passes and means UTC on both paths.)
  */
 function isPlainUtcDatetime(v: string): string {
-  return `((${v} LIKE '____-__-__T__:__:__' OR (${v} LIKE '____-__-__T__:__:__.%' AND length(${v}) <= 26))
+  return `((${v} LIKE '____-__-__T__:__:__' OR (${v} LIKE '____-__-__T__:__:__.%' AND length(${v}) BETWEEN 21 AND 26))
     AND NOT contains(${v}, ' ') AND NOT contains(${v}, '+') AND ${v} NOT LIKE '%-%-%-%')`;
 }
 

@@ -93,6 +93,7 @@ describe('rejection reasons', () => {
     [{ dt: '+2023-03-25T11:31:26' }, 'datetime', 'unparsable_datetime'],
     [{ dt: '2023-03-25t11:31:26' }, 'datetime', 'unparsable_datetime'],
     [{ dt: '2023-03-25T11:31:26z' }, 'datetime', 'unparsable_datetime'],
+    [{ dt: '2023-03-25T11:31:26.' }, 'datetime', 'unparsable_datetime'],
     [{ dt: '2023-03-25T11:31:26.5+2' }, 'datetime', 'unparsable_datetime'],
     [{ cents: '1 000' }, 'amount_cents', 'not_an_integer'],
     [{ code: '0x1F' }, 'merchant_type_code', 'not_an_integer'],
