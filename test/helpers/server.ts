@@ -67,16 +67,18 @@ export interface RunningServer {
 }
 
 export interface ServeOptions {
+  /** The serving command: `serve` (default) or `start` (what `npm start` runs). */
+  command?: 'serve' | 'start';
   extraArgs?: readonly string[];
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
 }
 
-/** Start `txlake serve --lake lake` and resolve once GET /readyz answers 200. */
+/** Start `txlake serve --lake lake` (or `start`) and resolve once GET /readyz answers 200. */
 export async function startServer(lake: string, options: ServeOptions = {}): Promise<RunningServer> {
   const port = await freePort();
   const args = [
-    'serve',
+    options.command ?? 'serve',
     '--lake',
     lake,
     '--port',
