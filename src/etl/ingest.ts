@@ -18,7 +18,13 @@ import { mapRejectedLines } from './line-map.js';
 import { withProgress } from './progress.js';
 import { writeRejectsFile } from './rejects.js';
 import { digestSource, openSource, type Source } from './source.js';
-import { engineRejectTables, STAGED_TABLE, stageSourceSql, VALID_ROWS } from './staging.js';
+import {
+  engineRejectTables,
+  needsSequentialScan,
+  STAGED_TABLE,
+  stageSourceSql,
+  VALID_ROWS,
+} from './staging.js';
 
 export interface IngestOptions {
   lake: string;
@@ -146,6 +152,17 @@ function defaultRejectsPath(layout: LakeLayout, writeId: string, source: Source)
   return path.join(layout.rejectsDir, `${writeId}-${base}.rejects.csv`);
 }
 
+/** Stage one source; a file whose quoted fields span lines is scanned again sequentially. */
+async function stage(engine: Engine, source: Source, index: number, notice: (message: string) => void) {
+  try {
+    await engine.run(stageSourceSql(source, index, index === 0));
+  } catch (error) {
+    if (!needsSequentialScan(error)) throw error;
+    notice(`${source.label}: quoted fields span several lines; reading it sequentially`);
+    await engine.run(stageSourceSql(source, index, index === 0, { parallel: false }));
+  }
+}
+
 async function countRows(engine: Engine, where: string): Promise<number> {
   const [row] = await engine.rows<{ n: bigint }>(`SELECT count(*) AS n FROM ${STAGED_TABLE} WHERE ${where}`);
   return Number(row?.n ?? 0);
@@ -245,7 +262,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         withProgress(
           (engine as Engine).connection,
           { label: `validating ${source.label}`, estimatedRows: source.bytes / source.sampledBytesPerRow },
-          () => (engine as Engine).run(stageSourceSql(source, index, index === 0)),
+          () => stage(engine as Engine, source, index, notice),
         ),
       );
       await sha256; // a corrupt source stops here, before any rejects are described

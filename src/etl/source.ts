@@ -148,7 +148,12 @@ export async function digestSource(source: Pick<Source, 'path' | 'label' | 'comp
   });
   const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
   try {
-    await pipeline(createReadStream(source.path, { highWaterMark: 1 << 20 }), hashing, createGunzip(), discard);
+    await pipeline(
+      createReadStream(source.path, { highWaterMark: 1 << 20 }),
+      hashing,
+      createGunzip(),
+      discard,
+    );
   } catch (error) {
     if (String((error as NodeJS.ErrnoException).code).startsWith('Z_')) {
       throw new TxlakeError('input', `cannot read ${source.label}: the gzip data is truncated or corrupt`, {

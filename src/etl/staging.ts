@@ -31,7 +31,20 @@ export function engineRejectTables(index: number): { errors: string; scans: stri
  */
 const ABSENT_FIELD = '\u0001txlake-absent\u0001';
 
-function readCsvCall(source: Source, index: number): string {
+/** How the engine scans: in parallel (the default), or sequentially when a file needs it. */
+export interface ScanOptions {
+  parallel: boolean;
+}
+
+/**
+ * The engine's parallel scanner refuses null padding when a quoted field spans lines; such a file is
+ * staged again with a sequential scan (correct, slower), recognised by this message.
+ */
+export function needsSequentialScan(error: unknown): boolean {
+  return String((error as Error)?.message).includes('null_padding in conjunction with quoted new lines');
+}
+
+function readCsvCall(source: Source, index: number, scan: ScanOptions): string {
   const columns = Array.from({ length: source.header.fieldCount + 1 }, (_, i) => `'c${i}': 'VARCHAR'`).join(
     ', ',
   );
@@ -39,7 +52,7 @@ function readCsvCall(source: Source, index: number): string {
   return `read_csv(${sqlString(source.path)},
     columns = {${columns}}, header = false, skip = ${source.headerLine}, auto_detect = false,
     delim = ',', quote = '"', escape = '"', compression = '${source.compression === 'gzip' ? 'gzip' : 'none'}',
-    null_padding = true, nullstr = ${sqlString(ABSENT_FIELD)},
+    null_padding = true, nullstr = ${sqlString(ABSENT_FIELD)}, parallel = ${scan.parallel},
     store_rejects = true, rejects_table = '${rejects.errors}', rejects_scan = '${rejects.scans}',
     max_line_size = 1048576)`;
 }
@@ -137,7 +150,12 @@ function columnChecks(column: RequiredColumn, v: string): Array<[string, string]
  * The table's rowid follows the order of the records of the file (insertion order is preserved), which is
  * how a rejected row finds its line.
  */
-export function stageSourceSql(source: Source, index: number, createTable: boolean): string {
+export function stageSourceSql(
+  source: Source,
+  index: number,
+  createTable: boolean,
+  scan: ScanOptions = { parallel: true },
+): string {
   const raw = (column: RequiredColumn) => `c${source.header.positions[column]}`;
   const trimmed = (column: RequiredColumn) => `trim(${raw(column)})`;
   const lastField = `c${source.header.fieldCount - 1}`;
@@ -183,7 +201,7 @@ export function stageSourceSql(source: Source, index: number, createTable: boole
             TRY_CAST(${raw('merchant_type_code')} AS INTEGER) AS fast_merchant_type_code,
             TRY_CAST(${raw('amount_cents')} AS BIGINT) AS fast_amount_cents,
             TRY_CAST(${raw('datetime')} AS TIMESTAMP) AS fast_datetime
-          FROM ${readCsvCall(source, index)}
+          FROM ${readCsvCall(source, index, scan)}
         )
       )
     )`;
