@@ -346,13 +346,16 @@ async function writeAndCommit(
   request: CommitRequest,
 ): Promise<SnapshotManifest> {
   const validRows = VALID_ROWS;
+  const newRows = request.newSources.reduce((sum, s) => sum + s.rows_committed, 0);
   const files = await clock.time('write', () =>
-    writeDataFiles(engine, layout, {
-      rows: validRows,
-      partitionBy: request.partitionBy,
-      writeId: request.writeId,
-      stagingDir: request.stagingDir,
-    }),
+    withProgress(engine.connection, { label: 'sorting and writing Parquet', estimatedRows: newRows }, () =>
+      writeDataFiles(engine, layout, {
+        rows: validRows,
+        partitionBy: request.partitionBy,
+        writeId: request.writeId,
+        stagingDir: request.stagingDir,
+      }),
+    ),
   );
   const dailySums = await clock.time('daily_sums', () =>
     writeDailySums(engine, layout, {
@@ -362,7 +365,6 @@ async function writeAndCommit(
       stagingDir: request.stagingDir,
     }),
   );
-  const newRows = request.newSources.reduce((sum, s) => sum + s.rows_committed, 0);
   const parent = request.parent;
   return clock.time('commit', () =>
     commitSnapshotWithSources(
