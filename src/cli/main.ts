@@ -19,7 +19,13 @@ export function buildProgram(): Command {
     .exitOverride();
   // Usage errors stay one line (commander's own "error: …"), with a pointer to --help.
   program.configureOutput({
-    outputError: (text, write) => write(`${text.trimEnd()}\n(see txlake --help)\n`),
+    outputError: (text, write) =>
+      write(
+        `${text
+          .trim()
+          .split(/\s*\n\s*/)
+          .join(' ')} (see txlake --help)\n`,
+      ),
   });
   registerIngest(program);
   registerServe(program);

@@ -1,10 +1,15 @@
 // Why a row is rejected: the closed list of reasons, each with the sentence a user reads in the rejects file.
 
-import type { RequiredColumn } from './schema.js';
+import { INT64_MAX, MERCHANT_CODE_MAX, type RequiredColumn, TRANSACTION_TYPES } from './schema.js';
+
+/** The longest row read; a longer one is rejected rather than read into memory whole. */
+export const MAX_ROW_BYTES = 1_048_576;
 
 export const REJECTION_REASONS = [
   'wrong_field_count',
   'malformed_csv',
+  'invalid_utf8',
+  'line_too_long',
   'empty',
   'not_an_integer',
   'out_of_range',
@@ -28,10 +33,10 @@ export interface RejectedRow {
 }
 
 const RANGE_TEXT: Record<RequiredColumn, string> = {
-  user_id: 'an integer from 0 to 9223372036854775807',
-  merchant_type_code: 'an integer from 0 to 9999',
-  amount_cents: 'an integer from 0 to 9223372036854775807',
-  transaction_type: 'PurchaseActivity or ReturnActivity',
+  user_id: `an integer from 0 to ${INT64_MAX}`,
+  merchant_type_code: `an integer from 0 to ${MERCHANT_CODE_MAX}`,
+  amount_cents: `an integer from 0 to ${INT64_MAX}`,
+  transaction_type: TRANSACTION_TYPES.join(' or '),
   datetime: 'an ISO 8601 date and time such as 2023-03-25T11:31:26.616360 (optionally with Z or +02:00)',
 };
 
@@ -42,7 +47,11 @@ export function rejectionMessage(reason: RejectionReason, column: RequiredColumn
     case 'wrong_field_count':
       return 'the row does not have as many fields as the header';
     case 'malformed_csv':
-      return 'the row is not valid CSV (an unterminated quote or invalid UTF-8)';
+      return 'the row is not valid CSV (a quote is not closed, or stray text follows a closing quote)';
+    case 'invalid_utf8':
+      return 'the row is not valid UTF-8 text';
+    case 'line_too_long':
+      return `the row is longer than ${MAX_ROW_BYTES} bytes`;
     case 'empty':
       return `${column} is empty; expected ${expected}`;
     case 'not_an_integer':

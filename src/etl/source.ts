@@ -31,6 +31,8 @@ export interface Source {
   headerLine: number;
   /** Average bytes per row in the first block, to turn progress in bytes into rows. */
   sampledBytesPerRow: number;
+  /** The first block mixes CRLF with bare LF or CR line ends (concatenated exports do). */
+  mixedLineEnds: boolean;
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];
@@ -93,6 +95,16 @@ interface HeaderProbe {
   fields: string[];
   headerLine: number;
   bytesPerRow: number;
+  mixedLineEnds: boolean;
+}
+
+/** CRLF together with a bare LF or CR: the engine's CSV scanner cannot read such a file as it is. */
+function hasMixedLineEnds(text: string): boolean {
+  const body = text.endsWith('\r') ? text.slice(0, -1) : text; // a CR cut off from its LF by the block end
+  const crlf = body.includes('\r\n');
+  const bareLf = /(^|[^\r])\n/.test(body);
+  const bareCr = /\r(?!\n)/.test(body);
+  return (crlf && (bareLf || bareCr)) || (bareLf && bareCr);
 }
 
 function probeHeader(block: Buffer, label: string): HeaderProbe {
@@ -112,6 +124,7 @@ function probeHeader(block: Buffer, label: string): HeaderProbe {
     fields: splitCsvLine(headerText),
     headerLine: index + 1,
     bytesPerRow: rowLines.length > 0 ? rowBytes / rowLines.length : 64,
+    mixedLineEnds: hasMixedLineEnds(text),
   };
 }
 
@@ -213,5 +226,51 @@ export async function openSource(name: string, stagingDir: string): Promise<Sour
     header,
     headerLine: probe.headerLine,
     sampledBytesPerRow: probe.bytesPerRow,
+    mixedLineEnds: probe.mixedLineEnds,
   };
+}
+
+/**
+ * A copy of `source` with every line end (CRLF, CR) turned into LF, in the staging directory, for files
+ * that mix line ends. Line numbers are unchanged (each line end stays one), so rejects still point into the
+ * original file; the content identity stays that of the original bytes.
+ */
+export async function withUnixLineEnds(source: Source, stagingDir: string, index: number): Promise<Source> {
+  await fs.mkdir(stagingDir, { recursive: true });
+  const target = path.join(stagingDir, `line-ends-${index}.csv`);
+  let pendingCr = false;
+  const CR = 0x0d;
+  const LF = 0x0a;
+  const normalize = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const out = Buffer.allocUnsafe(chunk.length + 1);
+      let length = 0;
+      let start = 0;
+      if (pendingCr) {
+        out[length++] = LF; // the CR that ended the previous chunk
+        if (chunk[0] === LF) start = 1;
+        pendingCr = false;
+      }
+      for (let i = start; i < chunk.length; i++) {
+        const byte = chunk[i] as number;
+        if (byte !== CR) {
+          out[length++] = byte;
+        } else if (i + 1 === chunk.length) {
+          pendingCr = true;
+        } else {
+          out[length++] = LF;
+          if (chunk[i + 1] === LF) i++;
+        }
+      }
+      done(null, out.subarray(0, length));
+    },
+    flush(done) {
+      done(null, pendingCr ? Buffer.from([LF]) : null);
+    },
+  });
+  const input = createReadStream(source.path, { highWaterMark: 1 << 20 });
+  if (source.compression === 'gzip')
+    await pipeline(input, createGunzip(), normalize, createWriteStream(target));
+  else await pipeline(input, normalize, createWriteStream(target));
+  return { ...source, path: target, compression: 'none', mixedLineEnds: false };
 }

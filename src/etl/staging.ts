@@ -1,4 +1,4 @@
-// Reading and validating a source inside DuckDB, in one parallel scan. Every field is read as text and
+// Reading and validating a source inside DuckDB, in one scan (parallel unless the file needs otherwise). Every field is read as text and
 // checked against the rules of domain/schema.ts before it is converted: DuckDB's own casts are lenient
 // ("12.5" becomes 13, "0x10" 16, "2023-3-5" a date) and would let bad values in silently.
 //
@@ -6,12 +6,16 @@
 // row of a real file passes it. Only the rows that fail (a padded field, a time zone, a bad value) take the
 // slow path, which trims, re-checks each column in order and names the first failing column and reason.
 
+import { MAX_ROW_BYTES, type RejectionReason } from '../domain/rejection.js';
 import {
   DATETIME_PATTERN,
   DATETIME_WITHOUT_ZONE_PATTERN,
   MERCHANT_CODE_MAX,
   REQUIRED_COLUMNS,
   type RequiredColumn,
+  TIMESTAMP_LIMIT,
+  TIMESTAMP_MIN,
+  TRANSACTION_TYPES,
 } from '../domain/schema.js';
 import { sqlString } from '../lake/engine.js';
 import type { Source } from './source.js';
@@ -44,6 +48,11 @@ export function needsSequentialScan(error: unknown): boolean {
   return String((error as Error)?.message).includes('null_padding in conjunction with quoted new lines');
 }
 
+/** The engine's error for a file that mixes CRLF with bare LF line ends. */
+export function hasMixedLineEndsError(error: unknown): boolean {
+  return String((error as Error)?.message).includes('state machine reached an invalid state');
+}
+
 function readCsvCall(source: Source, index: number, scan: ScanOptions): string {
   const columns = Array.from({ length: source.header.fieldCount + 1 }, (_, i) => `'c${i}': 'VARCHAR'`).join(
     ', ',
@@ -54,10 +63,10 @@ function readCsvCall(source: Source, index: number, scan: ScanOptions): string {
     delim = ',', quote = '"', escape = '"', compression = '${source.compression === 'gzip' ? 'gzip' : 'none'}',
     null_padding = true, nullstr = ${sqlString(ABSENT_FIELD)}, parallel = ${scan.parallel},
     store_rejects = true, rejects_table = '${rejects.errors}', rejects_scan = '${rejects.scans}',
-    max_line_size = 1048576)`;
+    max_line_size = ${MAX_ROW_BYTES})`;
 }
 
-const TRANSACTION_TYPE_LIST = "('PurchaseActivity', 'ReturnActivity')";
+const TRANSACTION_TYPE_LIST = `(${TRANSACTION_TYPES.map(sqlString).join(', ')})`;
 /** Stored as an enum (one byte) rather than text: the staged table stays small and filters on it are cheap. */
 const TRANSACTION_TYPE_ENUM = `ENUM${TRANSACTION_TYPE_LIST}`;
 
@@ -106,6 +115,9 @@ function isPlainUtcDatetime(v: string): string {
     AND NOT contains(${v}, ' ') AND NOT contains(${v}, '+') AND ${v} NOT LIKE '%-%-%-%')`;
 }
 
+/** Years 0001–9999 in UTC: a zone can push a valid local time out of them, and the format has 4 digits. */
+const IN_TIMESTAMP_RANGE = `BETWEEN TIMESTAMP '${TIMESTAMP_MIN}' AND TIMESTAMP '${TIMESTAMP_LIMIT}'`;
+
 /** UTC wall time of a checked datetime: a zone-less value is UTC already; a zoned one is converted. */
 function datetimeValue(v: string): string {
   return `CASE WHEN regexp_full_match(${v}, ${sqlString(DATETIME_WITHOUT_ZONE_PATTERN)})
@@ -113,7 +125,7 @@ function datetimeValue(v: string): string {
 }
 
 /** [condition, reason] pairs for one column, checked in order; the first that holds rejects the row. */
-function columnChecks(column: RequiredColumn, v: string): Array<[string, string]> {
+function columnChecks(column: RequiredColumn, v: string): Array<[string, RejectionReason]> {
   switch (column) {
     case 'user_id':
     case 'amount_cents':
@@ -139,7 +151,7 @@ function columnChecks(column: RequiredColumn, v: string): Array<[string, string]
       return [
         [isEmpty(v), 'empty'],
         [`NOT regexp_full_match(${v}, ${sqlString(DATETIME_PATTERN)})`, 'unparsable_datetime'],
-        [`(${datetimeValue(v)}) IS NULL`, 'impossible_datetime'],
+        [`coalesce(NOT (${datetimeValue(v)}) ${IN_TIMESTAMP_RANGE}, true)`, 'impossible_datetime'],
       ];
   }
 }
@@ -167,7 +179,7 @@ export function stageSourceSql(
     ...CANONICAL_INTEGERS.map(([column, typed, max]) => isCanonicalInteger(raw(column), typed, max)),
     'fast_transaction_type IS NOT NULL',
     isPlainUtcDatetime(raw('datetime')),
-    'fast_datetime IS NOT NULL',
+    `fast_datetime ${IN_TIMESTAMP_RANGE}`,
   ].join(' AND ');
   const checks = REQUIRED_COLUMNS.flatMap((column) =>
     columnChecks(column, trimmed(column)).map(([condition, reason]) => ({ column, condition, reason })),

@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type PartitionScheme, TRANSACTION_TYPES } from '../domain/schema.js';
-import { digestFile, fsyncPath } from './durable-files.js';
+import { digestFile, ensureDirectory, fsyncPath } from './durable-files.js';
 import { type Engine, sqlString } from './engine.js';
 import type { LakeLayout } from './layout.js';
 import type { DataFile } from './manifest.js';
@@ -23,6 +23,8 @@ export interface NewFilesRequest {
   partitionBy: PartitionScheme;
   writeId: string;
   stagingDir: string;
+  /** Told of every file moved into the lake, so that a failed commit can remove it. */
+  onPublished?: (file: DataFile) => void;
 }
 
 interface PartitionGroup {
@@ -36,14 +38,22 @@ function periodExpression(scheme: PartitionScheme): { name: string; sql: string 
   return null;
 }
 
-async function publishFile(layout: LakeLayout, stagedFile: string, relativePath: string, rows: number) {
+async function publishFile(
+  layout: LakeLayout,
+  request: Pick<NewFilesRequest, 'onPublished'>,
+  stagedFile: string,
+  relativePath: string,
+  rows: number,
+): Promise<DataFile> {
   const target = layout.resolve(relativePath);
-  await fs.mkdir(path.dirname(target), { recursive: true });
+  await ensureDirectory(path.dirname(target));
   await fsyncPath(stagedFile);
+  const { bytes, sha256 } = await digestFile(stagedFile);
   await fs.rename(stagedFile, target);
+  const file = { path: relativePath, rows, bytes, sha256 };
+  request.onPublished?.(file);
   await fsyncPath(path.dirname(target));
-  const { bytes, sha256 } = await digestFile(target);
-  return { path: relativePath, rows, bytes, sha256 } satisfies DataFile;
+  return file;
 }
 
 async function copyCount(engine: Engine, sql: string): Promise<number> {
@@ -54,37 +64,48 @@ async function copyCount(engine: Engine, sql: string): Promise<number> {
 /**
  * One file per partition directory, each written by its own sorted COPY: DuckDB's PARTITION_BY does not keep
  * the ORDER BY within files when it runs on several threads, and the sort is what makes user lookups cheap.
+ * With a date level (hundreds of directories) the rows are first sorted once into a temporary table by
+ * (type, period, user, datetime); each COPY then reads its contiguous slice, pruned by zone maps, in order.
  */
 export async function writeDataFiles(engine: Engine, layout: LakeLayout, request: NewFilesRequest): Promise<DataFile[]> {
   const period = periodExpression(request.partitionBy);
-  // Without a date level the groups are known; a COPY that finds no rows is simply not published.
-  const groups = period
-    ? await engine.rows<PartitionGroup>(
-        `SELECT DISTINCT transaction_type::VARCHAR AS transaction_type, ${period.sql} AS period
-         FROM ${request.rows} ORDER BY ALL`,
-      )
-    : TRANSACTION_TYPES.map((type) => ({ transaction_type: type, period: null }));
-  const files: DataFile[] = [];
-  for (const [index, group] of groups.entries()) {
-    const filter =
-      `transaction_type = ${sqlString(group.transaction_type)}` +
-      (period && group.period !== null ? ` AND ${period.sql} = ${sqlString(group.period)}` : '');
-    const staged = path.join(request.stagingDir, `part-${index}.parquet`);
-    const rows = await copyCount(
-      engine,
-      `COPY (
-        SELECT user_id, merchant_type_code, amount_cents, datetime FROM ${request.rows}
-        WHERE ${filter}
-        ORDER BY user_id, datetime
-      ) TO ${sqlString(staged)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
+  let source = request.rows;
+  let groups: PartitionGroup[] = TRANSACTION_TYPES.map((type) => ({ transaction_type: type, period: null }));
+  if (period) {
+    source = 'partition_sorted';
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${source} AS
+       SELECT transaction_type::VARCHAR AS transaction_type, ${period.sql} AS period,
+         user_id, merchant_type_code, amount_cents, datetime
+       FROM ${request.rows} ORDER BY transaction_type, period, user_id, datetime`,
     );
-    if (rows === 0) {
-      await fs.rm(staged, { force: true });
-      continue;
+    groups = await engine.rows<PartitionGroup>(`SELECT DISTINCT transaction_type, period FROM ${source} ORDER BY ALL`);
+  }
+  const files: DataFile[] = [];
+  try {
+    for (const [index, group] of groups.entries()) {
+      const staged = path.join(request.stagingDir, `part-${index}.parquet`);
+      const slice = period
+        ? `SELECT user_id, merchant_type_code, amount_cents, datetime FROM ${source}
+           WHERE transaction_type = ${sqlString(group.transaction_type)} AND period = ${sqlString(group.period ?? '')}`
+        : `SELECT user_id, merchant_type_code, amount_cents, datetime FROM ${source}
+           WHERE transaction_type = ${sqlString(group.transaction_type)} ORDER BY user_id, datetime`;
+      const rows = await copyCount(
+        engine,
+        `COPY (${slice}) TO ${sqlString(staged)}
+         (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
+      );
+      if (rows === 0) {
+        await fs.rm(staged, { force: true }); // a COPY that found no rows is simply not published
+        continue;
+      }
+      const directory = [`transaction_type=${group.transaction_type}`];
+      if (period && group.period !== null) directory.push(`${period.name}=${group.period}`);
+      const relativePath = `${directory.join('/')}/part-${request.writeId}.parquet`;
+      files.push(await publishFile(layout, request, staged, relativePath, rows));
     }
-    const directory = [`transaction_type=${group.transaction_type}`];
-    if (period && group.period !== null) directory.push(`${period.name}=${group.period}`);
-    files.push(await publishFile(layout, staged, `${directory.join('/')}/part-${request.writeId}.parquet`, rows));
+  } finally {
+    if (period) await engine.run(`DROP TABLE IF EXISTS ${source}`);
   }
   return files;
 }
@@ -118,5 +139,5 @@ export async function writeDailySums(
       FROM (${inputs}) GROUP BY ALL ORDER BY ALL
     ) TO ${sqlString(staged)} (FORMAT parquet, COMPRESSION zstd)`,
   );
-  return publishFile(layout, staged, `_txlake/daily_sums/daily-sums-${request.writeId}.parquet`, rows);
+  return publishFile(layout, request, staged, layout.relative(path.join(layout.dailySumsDir, `daily-sums-${request.writeId}.parquet`)), rows);
 }

@@ -20,14 +20,19 @@ export async function fsyncPath(target: string): Promise<void> {
  */
 export async function writeFileAtomic(target: string, content: string): Promise<void> {
   const temporary = `${target}.tmp-${process.pid}-${Date.now()}`;
-  const handle = await fs.open(temporary, 'w');
   try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await fs.open(temporary, 'w');
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temporary, target);
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    throw error;
   }
-  await fs.rename(temporary, target);
   await fsyncPath(path.dirname(target));
 }
 
@@ -44,4 +49,44 @@ export async function digestFile(file: string): Promise<FileDigest> {
     bytes += (chunk as Buffer).length;
   }
   return { bytes, sha256: hash.digest('hex') };
+}
+
+/**
+ * `mkdir -p` that survives a power loss: each directory it creates is fsynced into its parent, so a file
+ * made durable inside it is also reachable after a crash.
+ */
+export async function ensureDirectory(directory: string): Promise<void> {
+  const missing: string[] = [];
+  for (let dir = path.resolve(directory); ; dir = path.dirname(dir)) {
+    try {
+      await fs.access(dir);
+      break;
+    } catch {
+      missing.unshift(dir);
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  await fs.mkdir(directory, { recursive: true });
+  for (const dir of missing) await fsyncPath(path.dirname(dir));
+}
+
+/**
+ * Write `content` to `target` durably and only if `target` does not exist yet (write a temporary file, then
+ * hard-link it into place, which fails when the name is taken). Throws EEXIST otherwise.
+ */
+export async function writeFileExclusive(target: string, content: string): Promise<void> {
+  const temporary = `${target}.tmp-${process.pid}-${Date.now()}`;
+  const handle = await fs.open(temporary, 'w');
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.link(temporary, target);
+  } finally {
+    await fs.rm(temporary, { force: true });
+  }
+  await fsyncPath(path.dirname(target));
 }

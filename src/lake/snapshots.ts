@@ -9,8 +9,20 @@ function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
+/** Refuse a lake path that names something other than a directory, in words. */
+export async function assertLakeRoot(layout: LakeLayout): Promise<void> {
+  try {
+    if (!(await fs.stat(layout.root)).isDirectory()) {
+      throw new TxlakeError('usage', `the lake ${layout.root} is not a directory; name a directory with --lake`);
+    }
+  } catch (error) {
+    if (!isMissing(error)) throw error; // a lake that does not exist yet is created by its first ingest
+  }
+}
+
 /** The id of the current snapshot, or null for a lake that has none yet (or does not exist). */
 export async function readCurrentSnapshotId(layout: LakeLayout): Promise<number | null> {
+  await assertLakeRoot(layout);
   let text: string;
   try {
     text = await fs.readFile(layout.currentPointer, 'utf8');

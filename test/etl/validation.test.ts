@@ -94,6 +94,15 @@ describe('rejection reasons', () => {
     [{ dt: '2023-03-25t11:31:26' }, 'datetime', 'unparsable_datetime'],
     [{ dt: '2023-03-25T11:31:26z' }, 'datetime', 'unparsable_datetime'],
     [{ dt: '2023-03-25T11:31:26.' }, 'datetime', 'unparsable_datetime'],
+    // zone offsets beyond ±23:59 would shift times silently
+    [{ dt: '2023-01-01T00:00:00+99:00' }, 'datetime', 'unparsable_datetime'],
+    [{ dt: '2023-01-01T00:00:00+24:00' }, 'datetime', 'unparsable_datetime'],
+    [{ dt: '2023-01-01T00:00:00+02:60' }, 'datetime', 'unparsable_datetime'],
+    // outside years 0001–9999 in UTC
+    [{ dt: '0000-06-01T00:00:00' }, 'datetime', 'impossible_datetime'],
+    [{ dt: '0000-06-01 00:00:00' }, 'datetime', 'impossible_datetime'],
+    [{ dt: '9999-12-31T23:59:59-01:00' }, 'datetime', 'impossible_datetime'],
+    [{ dt: '0001-01-01T00:30:00+01:00' }, 'datetime', 'impossible_datetime'],
     [{ dt: '2023-03-25T11:31:26.5+2' }, 'datetime', 'unparsable_datetime'],
     [{ cents: '1 000' }, 'amount_cents', 'not_an_integer'],
     [{ code: '0x1F' }, 'merchant_type_code', 'not_an_integer'],
@@ -162,6 +171,9 @@ describe('datetime conversion to UTC microseconds', () => {
     ['2023-03-25T01:31:26.000001-05:30', at('2023-03-25T07:01:26Z') + 1n],
     ['2023-03-25T23:30:00-01:00', at('2023-03-26T00:30:00Z')],
     ['2024-02-29T00:00:00', at('2024-02-29T00:00:00Z')],
+    ['2023-01-01T00:00:00+23:59', at('2022-12-31T00:01:00Z')],
+    ['9999-12-31T23:59:59.999999', at('9999-12-31T23:59:59Z') + 999_999n],
+    ['0001-01-01T00:00:00', -62_135_596_800_000_000n], // the first instant allowed
   ])('%s', async (text, expected) => {
     const [staged] = await stage([row({ dt: text })]);
     expect(staged?.reject_reason).toBeNull();

@@ -113,6 +113,20 @@ describe('with snapshots', () => {
   });
 
   it.each([
+    ['/api/v1/data/transactions/' + '9'.repeat(300), 200, '[]'],
+    ['/api/v1/data/netAmount/' + '0'.repeat(200) + '5411', 200, null],
+    ['/api/v1/data/transactions/' + 'x'.repeat(300), 400, '{"error":"userId must be an integer"}'],
+    ['/api/v1/data/transactions/%zz', 400, '{"error":"userId must be an integer"}'],
+    ['/api/v1/data/transactions/%E0%A4', 400, '{"error":"userId must be an integer"}'],
+    ['/api/v1/data/netAmount/%zz', 400, '{"error":"merchantTypeCode must be an integer"}'],
+  ])('long or undecodable ids answer in v1 words: %s', async (url, status, body) => {
+    const answer = await app.inject(url as string);
+    expect(answer.statusCode).toBe(status);
+    if (body !== null) expect(answer.body).toBe(body);
+    else expect(answer.json().length).toBeGreaterThan(0);
+  });
+
+  it.each([
     '/api/v1/data/transactions/%ZZ',
     '/api/v1/data/transactions/%00',
     '/api/v1/data/transactions/' + '9'.repeat(5000),

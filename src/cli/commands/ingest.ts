@@ -22,7 +22,7 @@ interface IngestFlags {
 
 function parseRate(text: string): number {
   const rate = Number(text);
-  if (text.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) {
+  if (!/^(0|1|0?\.[0-9]+|1\.0*)$/.test(text.trim()) || rate < 0 || rate > 1) {
     throw new TxlakeError('usage', `--max-reject-rate must be a number from 0 to 1, got "${text}"`);
   }
   return rate;
