@@ -35,11 +35,6 @@ export function formatUtcDay(dayNumber: number): string {
   return `${formatYear(date.getUTCFullYear())}-${pad2(date.getUTCMonth() + 1)}-${pad2(date.getUTCDate())}`;
 }
 
-/** The UTC day number holding an epoch second. */
-export function utcDayOf(epochSecond: number): number {
-  return Math.floor(epochSecond / 86_400);
-}
-
 /**
  * `YYYY-MM-DDTHH:MM:SS+00:00` of an epoch second. Callers pass the floored second, so `06:19:48.73`
  * shows `06:19:48`, never `06:19:49`.

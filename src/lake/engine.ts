@@ -5,8 +5,7 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 export interface EngineOptions {
   /** Worker threads (DuckDB's default is one per core). */
   threads?: number;
-  /** e.g. '4GB'; beyond it DuckDB spills sorts and joins to `tempDirectory`. */
-  memoryLimit?: string;
+  /** Where DuckDB spills sorts and large tables beyond its memory limit. */
   tempDirectory?: string;
 }
 
@@ -28,7 +27,6 @@ export function sqlString(value: string): string {
 export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   const config: Record<string, string> = {};
   if (options.threads) config.threads = String(options.threads);
-  if (options.memoryLimit) config.memory_limit = options.memoryLimit;
   if (options.tempDirectory) config.temp_directory = options.tempDirectory;
   const instance = await DuckDBInstance.create(':memory:', config);
   const connection = await instance.connect();

@@ -34,6 +34,15 @@ export interface AppOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** RFC 9110 If-None-Match: `*`, or a list of tags compared weakly (a `W/` prefix does not matter). */
+function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((tag) => {
+    const candidate = tag.trim();
+    return candidate === '*' || candidate.replace(/^W\//, '') === etag;
+  });
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
@@ -61,14 +70,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       reply.code(503).header('retry-after', '1').send({ error: 'no snapshot is loaded yet' });
       return null;
     }
-    // An answer is a function of the URL and the snapshot, so the snapshot id is a strong validator.
+    // An answer is a function of the URL and the snapshot, so the snapshot is a strong validator; its commit
+    // time is part of the tag because ids start again at 1 in a lake made anew.
     // `private`: personal financial data must not sit in shared caches; `no-cache`: revalidate every time.
-    const etag = `"txlake-${view.id}"`;
+    const etag = `"txlake-${view.id}-${Date.parse(view.created).toString(36)}"`;
     reply
       .header('x-txlake-snapshot', String(view.id))
       .header('etag', etag)
       .header('cache-control', 'private, no-cache');
-    if (request.headers['if-none-match'] === etag) {
+    if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) {
       reply.code(304).send();
       return null;
     }

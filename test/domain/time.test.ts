@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { formatUtcDay, formatUtcSecond, splitEpochMicros, utcDayOf } from '../../src/domain/time.js';
+import { formatUtcDay, formatUtcSecond, splitEpochMicros } from '../../src/domain/time.js';
+
+const utcDayOf = (epochSecond: number) => Math.floor(epochSecond / 86_400);
 
 const micros = (iso: string, extraMicros = 0) => BigInt(Date.parse(iso)) * 1000n + BigInt(extraMicros);
 const second = (epochMicros: bigint) => splitEpochMicros(epochMicros).epochSecond;

@@ -5,7 +5,7 @@
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
 import type { TransactionType } from '../../domain/schema.js';
 import { splitEpochMicros } from '../../domain/time.js';
-import type { DailyMerchantSums, StoredTransaction } from '../../domain/v1.js';
+import { compareV1Order, type DailyMerchantSums, type StoredTransaction } from '../../domain/v1.js';
 import { type Engine, openEngine, sqlString } from '../../lake/engine.js';
 import { LakeLayout } from '../../lake/layout.js';
 import type { SnapshotManifest } from '../../lake/manifest.js';
@@ -76,13 +76,15 @@ class EmbeddedSnapshotView implements SnapshotView {
       const prepared = await statement;
       prepared.bindBigInt(1, userId);
       const reader = await prepared.runAndReadAll();
-      return (reader.getRowObjects() as unknown as UserRow[]).map((row) => ({
+      const transactions = (reader.getRowObjects() as unknown as UserRow[]).map((row) => ({
         userId: row.user_id,
         transactionType: row.transaction_type,
         merchantTypeCode: row.merchant_type_code,
         amountCents: row.amount_cents,
         ...splitEpochMicros(row.epoch_us),
       }));
+      // v1's order is the domain's to define; a user's rows are few, so sorting them here is cheap.
+      return transactions.sort(compareV1Order);
     });
   }
 
@@ -138,8 +140,7 @@ export class EmbeddedStore implements TransactionStore {
         ? 'SELECT NULL::BIGINT AS user_id, NULL AS transaction_type, NULL::INTEGER AS merchant_type_code, NULL::BIGINT AS amount_cents, NULL::BIGINT AS epoch_us WHERE $1::BIGINT IS NULL AND false'
         : `SELECT user_id, transaction_type, merchant_type_code, amount_cents, epoch_us(datetime) AS epoch_us
            FROM read_parquet([${files.join(', ')}], hive_partitioning = true, hive_types = {'transaction_type': VARCHAR})
-           WHERE user_id = $1
-           ORDER BY datetime, transaction_type, merchant_type_code, amount_cents`;
+           WHERE user_id = $1`;
     this.view = new EmbeddedSnapshotView(manifest, this.pool, userSql, daily);
     return true;
   }

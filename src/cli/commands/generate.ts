@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { TxlakeError } from '../../domain/errors.js';
+import { ProgressLine } from '../../etl/progress.js';
 import {
   DEFAULT_SEED,
   defaultUsers,
@@ -54,34 +55,6 @@ function formatRows(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-function formatRate(rowsPerSecond: number): string {
-  return rowsPerSecond >= 1e6
-    ? `${(rowsPerSecond / 1e6).toFixed(1)}M`
-    : `${Math.round(rowsPerSecond / 1e3)}k`;
-}
-
-/** rows/s and ETA on a terminal, redrawn at most 4 times a second; nothing when stderr is not a TTY. */
-function rowProgress(total: number): { update(rows: number): void; clear(): void } {
-  const stream = process.stderr;
-  if (!stream.isTTY) return { update() {}, clear() {} };
-  const started = performance.now();
-  let shownAt = 0;
-  return {
-    update(rows) {
-      const now = performance.now();
-      if (now - shownAt < 250 || rows === 0) return;
-      shownAt = now;
-      const rate = rows / ((now - started) / 1000);
-      const eta = (total - rows) / rate;
-      const percent = ((100 * rows) / total).toFixed(0);
-      stream.write(`\rgenerating: ${percent}% · ${formatRate(rate)} rows/s · ETA ${eta.toFixed(0)} s   `);
-    },
-    clear() {
-      if (shownAt > 0) stream.write('\r\x1b[K');
-    },
-  };
-}
-
 async function runGenerate(flags: GenerateFlags): Promise<void> {
   const rows = parseIntegerFlag('--rows', flags.rows, 0, MAX_ROWS);
   const seed = parseIntegerFlag('--seed', flags.seed, 0, MAX_SEED);
@@ -91,10 +64,10 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
   if (out.trim() === '') throw new TxlakeError('usage', '--out must name a file (or - for standard output)');
   await assertWritableDestination(out);
 
-  const progress = rowProgress(rows);
+  const progress = new ProgressLine('generating');
   const started = performance.now();
   try {
-    await generateTransactionsFile({ rows, seed, users }, out, (written) => progress.update(written));
+    await generateTransactionsFile({ rows, seed, users }, out, (written) => progress.update(written, rows));
   } catch (error) {
     progress.clear();
     // `generate --out - | head` closes the pipe early: the reader has what it wanted; that is no error.
