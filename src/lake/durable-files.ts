@@ -15,10 +15,15 @@ export async function fsyncPath(target: string): Promise<void> {
 }
 
 /**
- * Replace `target` with `content` atomically: readers see the old file or the new one, never a torn one,
- * and after return the new content survives a power loss.
+ * Put `content` in place of `target` through a temporary file that is complete and fsynced first, so that
+ * `target` is never seen torn; `place` moves it in (rename: replace; link: only if absent). The directory is
+ * fsynced last, so after return the new name survives a power loss.
  */
-export async function writeFileAtomic(target: string, content: string): Promise<void> {
+async function writeThroughTemporary(
+  target: string,
+  content: string,
+  place: (temporary: string, target: string) => Promise<void>,
+): Promise<void> {
   const temporary = `${target}.tmp-${process.pid}-${Date.now()}`;
   try {
     const handle = await fs.open(temporary, 'w');
@@ -28,12 +33,16 @@ export async function writeFileAtomic(target: string, content: string): Promise<
     } finally {
       await handle.close();
     }
-    await fs.rename(temporary, target);
-  } catch (error) {
+    await place(temporary, target);
+  } finally {
     await fs.rm(temporary, { force: true });
-    throw error;
   }
   await fsyncPath(path.dirname(target));
+}
+
+/** Replace `target` with `content` atomically: readers see the old file or the new one, never a torn one. */
+export async function writeFileAtomic(target: string, content: string): Promise<void> {
+  await writeThroughTemporary(target, content, fs.rename);
 }
 
 export interface FileDigest {
@@ -71,22 +80,9 @@ export async function ensureDirectory(directory: string): Promise<void> {
 }
 
 /**
- * Write `content` to `target` durably and only if `target` does not exist yet (write a temporary file, then
- * hard-link it into place, which fails when the name is taken). Throws EEXIST otherwise.
+ * Write `content` to `target` durably and only if `target` does not exist yet: a hard link fails when the
+ * name is taken (EEXIST), where a rename would replace it.
  */
 export async function writeFileExclusive(target: string, content: string): Promise<void> {
-  const temporary = `${target}.tmp-${process.pid}-${Date.now()}`;
-  const handle = await fs.open(temporary, 'w');
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.link(temporary, target);
-  } finally {
-    await fs.rm(temporary, { force: true });
-  }
-  await fsyncPath(path.dirname(target));
+  await writeThroughTemporary(target, content, fs.link);
 }

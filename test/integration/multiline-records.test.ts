@@ -18,6 +18,29 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
+/** Ingest `text` as a new file into its own lake with every reject accepted; the run and the rejects' records. */
+async function ingestAllowingRejects(name: string, text: string) {
+  const file = path.join(dir, `${name}.csv`);
+  await fs.writeFile(file, text);
+  const rejects = path.join(dir, `${name}.rejects.csv`);
+  const args = [
+    'ingest',
+    file,
+    '--lake',
+    path.join(dir, `${name}-lake`),
+    '--json',
+    '--max-reject-rate',
+    '1',
+    '--rejects',
+    rejects,
+  ];
+  const result = await runTxlake(args);
+  expect(result.code, describeRun(args, result)).toBe(0);
+  const [header, ...records] = parseCsv(await fs.readFile(rejects, 'utf8'));
+  expect(header?.fields).toEqual(['line', 'column', 'reason', 'message', 'value']);
+  return { result, summary: JSON.parse(result.stdout), records };
+}
+
 describe('records with line breaks inside quotes', () => {
   it('ingests them and rejects the bad ones with their physical line', async () => {
     const text = [
@@ -32,26 +55,8 @@ describe('records with line breaks inside quotes', () => {
       '4,ReturnActivity,5411,250,2023-03-26T00:00:00Z,', // 9
       '5,PurchaseActivity,5411', // 10
     ].join('\r\n');
-    const file = path.join(dir, 'multiline.csv');
-    await fs.writeFile(file, text);
-    const rejects = path.join(dir, 'multiline.rejects.csv');
-    const args = [
-      'ingest',
-      file,
-      '--lake',
-      path.join(dir, 'lake'),
-      '--json',
-      '--max-reject-rate',
-      '1',
-      '--rejects',
-      rejects,
-    ];
-    const result = await runTxlake(args);
-    expect(result.code, describeRun(args, result)).toBe(0);
-    const summary = JSON.parse(result.stdout);
+    const { summary, records } = await ingestAllowingRejects('multiline', text);
     expect(summary).toMatchObject({ rows_read: 5, rows_committed: 2, rows_rejected: 3 });
-    const [header, ...records] = parseCsv(await fs.readFile(rejects, 'utf8'));
-    expect(header?.fields).toEqual(['line', 'column', 'reason', 'message', 'value']);
     expect(records.map((r) => [r.fields[0], r.fields[1], r.fields[2], r.fields[4]])).toEqual([
       ['4', 'transaction_type', 'unknown_transaction_type', 'Purchase\r\nActivity'],
       ['7', 'amount_cents', 'not_an_integer', '1.5'],
@@ -69,25 +74,10 @@ describe('a file the parallel scanner refuses', () => {
       'user_id,transaction_type,merchant_type_code,amount_cents,datetime,note\r\n' +
       '1,PurchaseActivity,5411,100,2023-03-25T11:31:26.5,"a\r\nb"\r\n' +
       '2,PurchaseActivity,5411,abc,2023-03-25 11:31:26,x';
-    const file = path.join(dir, 'sequential.csv');
-    await fs.writeFile(file, text);
-    const rejects = path.join(dir, 'sequential.rejects.csv');
-    const args = [
-      'ingest',
-      file,
-      '--lake',
-      path.join(dir, 'seq-lake'),
-      '--json',
-      '--max-reject-rate',
-      '1',
-      '--rejects',
-      rejects,
-    ];
-    const result = await runTxlake(args);
-    expect(result.code, describeRun(args, result)).toBe(0);
+    const { result, summary, records } = await ingestAllowingRejects('sequential', text);
     expect(result.stderr).toContain('quoted fields span several lines; reading it sequentially');
-    expect(JSON.parse(result.stdout)).toMatchObject({ rows_read: 2, rows_committed: 1, rows_rejected: 1 });
-    const [, reject] = parseCsv(await fs.readFile(rejects, 'utf8'));
+    expect(summary).toMatchObject({ rows_read: 2, rows_committed: 1, rows_rejected: 1 });
+    const [reject] = records;
     expect(reject?.fields.slice(0, 3)).toEqual(['4', 'amount_cents', 'not_an_integer']);
   });
 });
