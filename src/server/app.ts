@@ -54,7 +54,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     return503OnClosing: true,
     // Ids of any length reach the handler, which answers [] for digits beyond INT64 (not 414).
-    maxParamLength: 4096,
+    routerOptions: { maxParamLength: 4096 },
     // A path Fastify cannot even decode (`%zz`) is still a client error in v1's own words.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const v1 = /^\/api\/v1\/data\/(transactions|netAmount)\//.exec(request.url);
