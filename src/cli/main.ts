@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { isTxlakeError } from '../domain/errors.js';
 import { registerBench } from './commands/bench.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerHistory } from './commands/history.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerServe } from './commands/serve.js';
 import { registerSnapshot } from './commands/snapshot.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerIngest(program);
   registerServe(program);
   registerSnapshot(program);
+  registerHistory(program);
   registerGenerate(program);
   registerStart(program);
   registerBench(program);

@@ -8,6 +8,10 @@ export const MANIFEST_FORMAT = 'txlake.snapshot/1';
 export const WRITE_MODES = ['append', 'replace'] as const;
 export type WriteMode = (typeof WRITE_MODES)[number];
 
+/** What made a snapshot. A rollback is a new snapshot with an earlier one's content: history only grows. */
+export const OPERATIONS = ['ingest', 'rollback'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
 /** A Parquet file of a snapshot, with what `verify` needs to check it. */
 export interface DataFile {
   /** Path relative to the lake root, `/`-separated. */
@@ -37,8 +41,11 @@ export interface SnapshotManifest {
   parent: number | null;
   /** ISO 8601 UTC time of the commit. */
   created: string;
-  operation: 'ingest';
+  operation: Operation;
+  /** For an ingest, how its rows joined the parent's; a rollback replaces the content. */
   mode: WriteMode;
+  /** For a rollback: the snapshot whose content this one restores. */
+  restores?: number;
   partition_by: PartitionScheme;
   rows: number;
   files: DataFile[];
