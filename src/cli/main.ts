@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { isTxlakeError } from '../domain/errors.js';
 import { registerBench } from './commands/bench.js';
+import { registerDeleteUser } from './commands/delete-user.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHistory } from './commands/history.js';
 import { registerIngest } from './commands/ingest.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerSnapshot(program);
   registerHistory(program);
+  registerDeleteUser(program);
   registerGenerate(program);
   registerStart(program);
   registerBench(program);

@@ -118,13 +118,18 @@ export async function writeDataFiles(engine: Engine, layout: LakeLayout, request
 export async function writeDailySums(
   engine: Engine,
   layout: LakeLayout,
-  request: Omit<NewFilesRequest, 'partitionBy'> & { previous: DataFile | null },
+  request: Omit<NewFilesRequest, 'partitionBy'> & {
+    previous: DataFile | null;
+    /** `subtract` takes `rows` out of the previous sums (erasure); days left with no rows disappear. */
+    direction?: 'add' | 'subtract';
+  },
 ): Promise<DataFile> {
+  const sign = request.direction === 'subtract' ? '-' : '';
   const fresh = `
     SELECT merchant_type_code, CAST(datetime AS DATE) AS day,
-      sum(CASE WHEN transaction_type = 'PurchaseActivity' THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS purchase_cents,
-      sum(CASE WHEN transaction_type = 'ReturnActivity' THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS return_cents,
-      count(*)::BIGINT AS rows
+      ${sign}sum(CASE WHEN transaction_type = 'PurchaseActivity' THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS purchase_cents,
+      ${sign}sum(CASE WHEN transaction_type = 'ReturnActivity' THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS return_cents,
+      ${sign}count(*)::BIGINT AS rows
     FROM ${request.rows} GROUP BY ALL`;
   const inputs = request.previous
     ? `${fresh} UNION ALL SELECT merchant_type_code, day, purchase_cents, return_cents, rows
@@ -136,8 +141,35 @@ export async function writeDailySums(
     `COPY (
       SELECT merchant_type_code, day, sum(purchase_cents)::DECIMAL(38,0) AS purchase_cents,
         sum(return_cents)::DECIMAL(38,0) AS return_cents, sum(rows)::BIGINT AS rows
-      FROM (${inputs}) GROUP BY ALL ORDER BY ALL
+      FROM (${inputs}) GROUP BY ALL HAVING sum(rows) > 0 ORDER BY ALL
     ) TO ${sqlString(staged)} (FORMAT parquet, COMPRESSION zstd)`,
   );
   return publishFile(layout, request, staged, layout.relative(path.join(layout.dailySumsDir, `daily-sums-${request.writeId}.parquet`)), rows);
+}
+
+/**
+ * Rewrite one data file without the rows `keep` refuses (erasure), into the same partition directory under
+ * this write's id. The filter keeps the file's order, so the new file stays sorted. Returns null when no
+ * row is left (the file simply leaves the snapshot).
+ */
+export async function rewriteDataFile(
+  engine: Engine,
+  layout: LakeLayout,
+  file: DataFile,
+  keep: string,
+  request: Pick<NewFilesRequest, 'writeId' | 'stagingDir' | 'onPublished'>,
+  index: number,
+): Promise<DataFile | null> {
+  const staged = path.join(request.stagingDir, `rewrite-${index}.parquet`);
+  const rows = await copyCount(
+    engine,
+    `COPY (SELECT * FROM read_parquet(${sqlString(layout.resolve(file.path))}, hive_partitioning = false) WHERE ${keep})
+     TO ${sqlString(staged)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
+  );
+  if (rows === 0) {
+    await fs.rm(staged, { force: true });
+    return null;
+  }
+  const relativePath = `${path.posix.dirname(file.path)}/part-${request.writeId}-${index}.parquet`;
+  return publishFile(layout, request, staged, relativePath, rows);
 }

@@ -18,6 +18,7 @@ export interface SnapshotSummary {
   operation: SnapshotManifest['operation'];
   mode: SnapshotManifest['mode'];
   restores: number | null;
+  erased_user: string | null;
   rows: number;
   files: number;
   current: boolean;
@@ -36,6 +37,7 @@ export async function listSnapshots(layout: LakeLayout): Promise<SnapshotSummary
       operation: m.operation,
       mode: m.mode,
       restores: m.restores ?? null,
+      erased_user: m.erased_user ?? null,
       rows: m.rows,
       files: m.files.length,
       current: m.id === current,

@@ -9,7 +9,7 @@ export const WRITE_MODES = ['append', 'replace'] as const;
 export type WriteMode = (typeof WRITE_MODES)[number];
 
 /** What made a snapshot. A rollback is a new snapshot with an earlier one's content: history only grows. */
-export const OPERATIONS = ['ingest', 'rollback'] as const;
+export const OPERATIONS = ['ingest', 'rollback', 'delete-user'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 /** A Parquet file of a snapshot, with what `verify` needs to check it. */
@@ -46,6 +46,9 @@ export interface SnapshotManifest {
   mode: WriteMode;
   /** For a rollback: the snapshot whose content this one restores. */
   restores?: number;
+  /** For a delete-user: the user erased (as decimal digits) and how many rows went. */
+  erased_user?: string;
+  rows_erased?: number;
   partition_by: PartitionScheme;
   rows: number;
   files: DataFile[];

@@ -135,3 +135,28 @@ describe('vacuum', () => {
     );
   });
 });
+
+describe('delete-user from the command line', () => {
+  it('erases, says so, and --purge removes the older snapshots at once', async () => {
+    const result = JSON.parse(await ok(['delete-user', '3', '--purge', '--json']));
+    expect(result).toMatchObject({
+      user_id: '3',
+      rows_erased: 1,
+      files_rewritten: 1,
+      snapshot: 5,
+      purged_snapshots: [4],
+    });
+    expect(await currentSnapshot()).toMatchObject({ id: 5, rows: 2 });
+    expect(await ok(['delete-user', '3'])).toBe(
+      'user 3 has no rows in the current snapshot; nothing to erase\n',
+    );
+  });
+
+  it.each(['abc', '-1', '9223372036854775808'])('refuses the id %j with one line', async (id) => {
+    const result = await runTxlake(['delete-user', id, '--lake', lake]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `error: the user id must be an integer from 0 to 9223372036854775807, got "${id}"`,
+    );
+  });
+});

@@ -40,7 +40,12 @@ export function registerHistory(program: Command): void {
         return;
       }
       for (const s of snapshots) {
-        const what = s.operation === 'rollback' ? `rollback to ${s.restores}` : `${s.operation} (${s.mode})`;
+        const what =
+          s.operation === 'rollback'
+            ? `rollback to ${s.restores}`
+            : s.operation === 'delete-user'
+              ? `erase user ${s.erased_user}`
+              : `${s.operation} (${s.mode})`;
         process.stdout.write(
           `${s.current ? '*' : ' '} ${String(s.id).padStart(4)}  ${s.created}  ${what.padEnd(18)} ` +
             `${String(s.rows).padStart(12)} rows  ${s.files} files\n`,
