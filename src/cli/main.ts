@@ -64,6 +64,10 @@ function reportError(error: unknown, verbose: boolean): number {
     if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error.kind);
   }
+  if ((error as NodeJS.ErrnoException)?.code === 'ENOSPC') {
+    process.stderr.write('error: no space left on device; nothing was committed and the lake is unchanged\n');
+    return EXIT.failure;
+  }
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
   if (verbose && error instanceof Error && error.stack) {
     process.stderr.write(`error: ${message}\n${error.stack}\n`);

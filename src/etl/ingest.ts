@@ -9,6 +9,7 @@ import type { PartitionScheme } from '../domain/schema.js';
 import { commitSnapshot } from '../lake/commit.js';
 import { writeDailySums, writeDataFiles } from '../lake/data-writer.js';
 import { type Engine, openEngine } from '../lake/engine.js';
+import { faultPoint } from '../lake/fault-points.js';
 import { LakeLayout } from '../lake/layout.js';
 import { acquireWriterLock, type LockHolder } from '../lake/lock.js';
 import type { DataFile, SnapshotManifest, SourceRecord, WriteMode } from '../lake/manifest.js';
@@ -102,6 +103,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         ),
       );
       await sha256; // a corrupt source stops here, before any rejects are described
+      faultPoint('validated');
       const counted = await countStaged(activeEngine, staged, index, rowidBase, outcome);
       rowidBase = counted.nextRowid;
       if (outcome.rows_rejected > 0) {

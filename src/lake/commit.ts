@@ -4,6 +4,7 @@
 
 import { TxlakeError } from '../domain/errors.js';
 import { ensureDirectory, writeFileAtomic, writeFileExclusive } from './durable-files.js';
+import { faultPoint } from './fault-points.js';
 import type { LakeLayout } from './layout.js';
 import { MANIFEST_FORMAT, type SnapshotManifest } from './manifest.js';
 import { listSnapshotIds, readCurrentSnapshotId } from './snapshots.js';
@@ -22,6 +23,7 @@ export async function commitSnapshot(
   expectedCurrent: number | null,
   sourcesFor: (id: number) => SnapshotManifest['sources'] = () => draft.sources,
 ): Promise<SnapshotManifest> {
+  faultPoint('files-written');
   await ensureDirectory(layout.snapshotsDir);
   const parent = await readCurrentSnapshotId(layout);
   if (parent !== expectedCurrent) {
@@ -44,6 +46,7 @@ export async function commitSnapshot(
   if ((await readCurrentSnapshotId(layout)) !== expectedCurrent) {
     throw new TxlakeError('lake', `another writer committed while this one ran; nothing was committed, run it again`);
   }
-  await writeFileAtomic(layout.currentPointer, `${id}\n`);
+  faultPoint('manifest-written');
+  await writeFileAtomic(layout.currentPointer, `${id}\n`, () => faultPoint('current-swap'));
   return manifest;
 }

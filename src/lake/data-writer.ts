@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type PartitionScheme, TRANSACTION_TYPES } from '../domain/schema.js';
 import { digestFile, ensureDirectory, fsyncPath } from './durable-files.js';
+import { faultPoint } from './fault-points.js';
 import { type Engine, sqlString } from './engine.js';
 import type { LakeLayout } from './layout.js';
 import type { DataFile } from './manifest.js';
@@ -52,6 +53,7 @@ async function publishFile(
   await fs.rename(stagedFile, target);
   const file = { path: relativePath, rows, bytes, sha256 };
   request.onPublished?.(file);
+  faultPoint('data-file-published');
   await fsyncPath(path.dirname(target));
   return file;
 }

@@ -23,6 +23,7 @@ async function writeThroughTemporary(
   target: string,
   content: string,
   place: (temporary: string, target: string) => Promise<void>,
+  beforePlace?: () => void,
 ): Promise<void> {
   const temporary = `${target}.tmp-${process.pid}-${Date.now()}`;
   try {
@@ -33,6 +34,7 @@ async function writeThroughTemporary(
     } finally {
       await handle.close();
     }
+    beforePlace?.();
     await place(temporary, target);
   } finally {
     await fs.rm(temporary, { force: true });
@@ -41,8 +43,8 @@ async function writeThroughTemporary(
 }
 
 /** Replace `target` with `content` atomically: readers see the old file or the new one, never a torn one. */
-export async function writeFileAtomic(target: string, content: string): Promise<void> {
-  await writeThroughTemporary(target, content, fs.rename);
+export async function writeFileAtomic(target: string, content: string, beforeRename?: () => void): Promise<void> {
+  await writeThroughTemporary(target, content, fs.rename, beforeRename);
 }
 
 export interface FileDigest {

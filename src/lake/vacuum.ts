@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TxlakeError } from '../domain/errors.js';
 import { METADATA_DIR, type LakeLayout } from './layout.js';
+import { faultPoint } from './fault-points.js';
 import { acquireWriterLock } from './lock.js';
 import type { SnapshotManifest } from './manifest.js';
 import { listSnapshotIds, readCurrentSnapshotId, readSnapshot } from './snapshots.js';
@@ -78,6 +79,7 @@ export async function vacuum(layout: LakeLayout, retainMs: number, now = Date.no
       await fs.rm(file, { force: true });
       result.removedFiles.push(relative);
       result.removedBytes += size;
+      faultPoint('vacuum-removing');
     }
     // Manifests last: a crash before this point leaves manifests whose files are gone, which verify names.
     for (const m of expired) {

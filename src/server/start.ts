@@ -3,7 +3,9 @@
 import type { FastifyInstance } from 'fastify';
 import { EmbeddedStore } from '../backends/embedded/embedded-store.js';
 import type { TransactionStore } from '../backends/store.js';
+import { LakeLayout } from '../lake/layout.js';
 import { buildApp } from './app.js';
+import { LakeFollower } from './lake-follower.js';
 
 export interface ServeOptions {
   lake: string;
@@ -34,31 +36,25 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     'starting txlake server',
   );
 
-  const follow = async () => {
-    try {
-      if (await store.refresh()) {
-        const view = store.current();
-        app.log.info({ snapshot: view?.id, rows: view?.rows }, 'serving snapshot');
-      }
-    } catch (error) {
-      // A snapshot that fails to load never replaces the one being served.
-      app.log.error({ err: error }, 'could not load the current snapshot; still serving the previous one');
-    }
-  };
-  await follow();
-  if (store.current() === null)
+  const follower = new LakeFollower(
+    store,
+    new LakeLayout(options.lake),
+    app.log,
+    options.pollIntervalMs ?? 1000,
+  );
+  await follower.start();
+  if (store.current() === null) {
     app.log.warn(
       { lake: options.lake },
       'the lake has no snapshot yet; /readyz answers 503 until one is committed',
     );
-  const timer = setInterval(follow, options.pollIntervalMs ?? 1000);
-  timer.unref();
+  }
 
   const address = await app.listen({ host: options.host, port: options.port });
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
-      clearInterval(timer);
+      follower.stop();
       await app.close(); // stops accepting, lets in-flight requests finish
       await store.close();
     })();
