@@ -11,6 +11,8 @@ import type { LakeLayout } from '../lake/layout.js';
 export class LakeFollower {
   private timer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
+  /** The last load failure logged, so a snapshot that stays broken is logged once, not every second. */
+  private lastFailure: string | null = null;
 
   constructor(
     private readonly store: TransactionStore,
@@ -44,8 +46,13 @@ export class LakeFollower {
         const view = this.store.current();
         this.log.info({ snapshot: view?.id, rows: view?.rows }, 'serving snapshot');
       }
+      this.lastFailure = null;
     } catch (error) {
-      this.log.error({ err: error }, 'could not load the current snapshot; still serving the previous one');
+      const message = String((error as Error)?.message ?? error);
+      if (message !== this.lastFailure) {
+        this.log.error({ err: error }, 'could not load the current snapshot; still serving the previous one');
+      }
+      this.lastFailure = message;
     }
   }
 

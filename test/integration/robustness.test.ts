@@ -123,7 +123,7 @@ describe('a refused ingest (too many rejects)', () => {
 
 describe('command-line errors are one line', () => {
   it.each([
-    [['snapshots'], /^error: unknown command 'snapshots'.*\(see txlake --help\)$/],
+    [['snapshotz'], /^error: unknown command 'snapshotz'.*\(see txlake --help\)$/],
     [
       ['ingest', 'x.csv', '--max-reject-rate', '0x1'],
       /^error: --max-reject-rate must be a number from 0 to 1, got "0x1"$/,
