@@ -145,3 +145,28 @@ describe('with snapshots', () => {
     expect(() => JSON.parse(answer.body)).not.toThrow();
   });
 });
+
+describe('a request on a snapshot whose files were just vacuumed', () => {
+  it('is answered wholly from the snapshot that replaced it, not failed', async () => {
+    const { vacuum } = await import('../../src/lake/vacuum.js');
+    const { LakeLayout } = await import('../../src/lake/layout.js');
+    await store.refresh();
+    const old = store.current();
+    expect(old).not.toBeNull();
+    const file = path.join(dir, 'replacement.csv');
+    await fs.writeFile(file, `${HEADER}\n7,PurchaseActivity,5411,999900,2023-05-01T00:00:00\n`);
+    await ingest({
+      lake,
+      files: [file],
+      mode: 'replace',
+      maxRejectRate: 0,
+      partitionBy: 'transaction_type',
+      force: false,
+    });
+    await vacuum(new LakeLayout(lake), 0); // the old snapshot's files are gone; the store has not looked yet
+    const answer = await old?.transactionsOfUser(7n);
+    expect(answer).toHaveLength(1);
+    expect(answer?.[0]?.amountCents).toBe(999900n);
+    expect(store.current()?.id).not.toBe(old?.id);
+  });
+});

@@ -60,13 +60,27 @@ class EmbeddedSnapshotView implements SnapshotView {
     private readonly pool: ConnectionPool,
     private readonly userSql: string,
     private readonly daily: Map<number, DailyMerchantSums[]>,
+    /** The store's newer view, once this one's files may have been vacuumed away. */
+    private readonly successor: () => Promise<SnapshotView | null>,
   ) {
     this.id = manifest.id;
     this.created = manifest.created;
     this.rows = manifest.rows;
   }
 
-  transactionsOfUser(userId: bigint): Promise<StoredTransaction[]> {
+  async transactionsOfUser(userId: bigint): Promise<StoredTransaction[]> {
+    try {
+      return await this.queryUser(userId);
+    } catch (error) {
+      // A request that began on this snapshot just as a vacuum removed its files: answer it wholly from
+      // the snapshot that replaced it rather than fail. Any other error is an error.
+      const next = await this.successor();
+      if (next === null || next.id === this.id) throw error;
+      return next.transactionsOfUser(userId);
+    }
+  }
+
+  private queryUser(userId: bigint): Promise<StoredTransaction[]> {
     return this.pool.use(async (connection) => {
       let statement = this.statements.get(connection);
       if (!statement) {
@@ -141,7 +155,10 @@ export class EmbeddedStore implements TransactionStore {
         : `SELECT user_id, transaction_type, merchant_type_code, amount_cents, epoch_us(datetime) AS epoch_us
            FROM read_parquet([${files.join(', ')}], hive_partitioning = true, hive_types = {'transaction_type': VARCHAR})
            WHERE user_id = $1`;
-    this.view = new EmbeddedSnapshotView(manifest, this.pool, userSql, daily);
+    this.view = new EmbeddedSnapshotView(manifest, this.pool, userSql, daily, async () => {
+      await this.refresh().catch(() => false);
+      return this.view;
+    });
     return true;
   }
 
