@@ -4,7 +4,7 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type PartitionScheme, TRANSACTION_TYPES } from '../domain/schema.js';
+import { type PartitionScheme, TRANSACTION_TYPES, type TransactionType } from '../domain/schema.js';
 import { digestFile, ensureDirectory, fsyncPath } from './durable-files.js';
 import { faultPoint } from './fault-points.js';
 import { type Engine, sqlString } from './engine.js';
@@ -17,6 +17,9 @@ import type { DataFile } from './manifest.js';
  * 1: files 0.5% larger than the default level and 10% faster to write; snappy would be 25% larger.
  */
 export const ROW_GROUP_ROWS = 32_768;
+
+const PURCHASE = sqlString('PurchaseActivity' satisfies TransactionType);
+const RETURN = sqlString('ReturnActivity' satisfies TransactionType);
 
 export interface NewFilesRequest {
   /** A SQL relation (table name or parenthesized query) of validated rows with the lake's five columns. */
@@ -129,8 +132,8 @@ export async function writeDailySums(
   const sign = request.direction === 'subtract' ? '-' : '';
   const fresh = `
     SELECT merchant_type_code, CAST(datetime AS DATE) AS day,
-      ${sign}sum(CASE WHEN transaction_type = 'PurchaseActivity' THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS purchase_cents,
-      ${sign}sum(CASE WHEN transaction_type = 'ReturnActivity' THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS return_cents,
+      ${sign}sum(CASE WHEN transaction_type = ${PURCHASE} THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS purchase_cents,
+      ${sign}sum(CASE WHEN transaction_type = ${RETURN} THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS return_cents,
       ${sign}count(*)::BIGINT AS rows
     FROM ${request.rows} GROUP BY ALL`;
   const inputs = request.previous
