@@ -1,7 +1,6 @@
 // The ingest pipeline (SPEC §1): sources → validate in the engine → rejects file → reject-rate gate →
 // sorted, partitioned Parquet → one atomic snapshot. Either the whole ingest is committed or nothing is.
 
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TxlakeError } from '../domain/errors.js';
@@ -10,7 +9,7 @@ import { commitSnapshot } from '../lake/commit.js';
 import { writeDailySums, writeDataFiles } from '../lake/data-writer.js';
 import { type Engine, openEngine } from '../lake/engine.js';
 import { faultPoint } from '../lake/fault-points.js';
-import { LakeLayout } from '../lake/layout.js';
+import { LakeLayout, newWriteId } from '../lake/layout.js';
 import { acquireWriterLock, type LockHolder } from '../lake/lock.js';
 import type { DataFile, SnapshotManifest, SourceRecord, WriteMode } from '../lake/manifest.js';
 import { assertLakeRoot, readCurrentSnapshot } from '../lake/snapshots.js';
@@ -159,11 +158,6 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     await fs.rm(stagingDir, { recursive: true, force: true });
     await releaseLock?.();
   }
-}
-
-function newWriteId(): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
 function describeRecoveredLock(holder: LockHolder): string {

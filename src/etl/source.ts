@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { TxlakeError } from '../domain/errors.js';
 import { type ResolvedHeader, resolveHeader, splitCsvLine } from '../domain/header.js';
+import { digestFile } from '../lake/durable-files.js';
 
 export type Compression = 'none' | 'gzip';
 
@@ -151,7 +152,7 @@ async function quickFingerprint(file: string, size: number): Promise<string> {
  * and a corrupt source must stop the ingest rather than quietly lose its tail.
  */
 export async function digestSource(source: Pick<Source, 'path' | 'label' | 'compression'>): Promise<string> {
-  if (source.compression === 'none') return sha256OfFile(source.path);
+  if (source.compression === 'none') return (await digestFile(source.path)).sha256;
   const hash = createHash('sha256');
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -174,23 +175,6 @@ export async function digestSource(source: Pick<Source, 'path' | 'label' | 'comp
       });
     }
     throw error;
-  }
-  return hash.digest('hex');
-}
-
-/** A plain read loop into one reused buffer: the hash runs beside the engine, so its CPU time counts. */
-async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(4 << 20);
-  const handle = await fs.open(file, 'r');
-  try {
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await handle.close();
   }
   return hash.digest('hex');
 }

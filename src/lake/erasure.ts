@@ -2,14 +2,13 @@
 // rewritten (the others are shared with the parent), and the daily sums lose that user's amounts. The erased
 // rows stay in older snapshots' files until they are vacuumed (`--purge` does that at once).
 
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { TxlakeError } from '../domain/errors.js';
 import { INT64_MAX } from '../domain/schema.js';
 import { commitSnapshot } from './commit.js';
 import { rewriteDataFile, writeDailySums } from './data-writer.js';
 import { type Engine, sqlString } from './engine.js';
-import type { LakeLayout } from './layout.js';
+import { type LakeLayout, newWriteId } from './layout.js';
 import { acquireWriterLock } from './lock.js';
 import type { DataFile, SnapshotManifest } from './manifest.js';
 import { readCurrentSnapshot } from './snapshots.js';
@@ -32,7 +31,7 @@ export function parseUserId(text: string): bigint {
 
 export async function deleteUser(layout: LakeLayout, userId: bigint, engine: Engine): Promise<ErasureResult> {
   const lock = await acquireWriterLock(layout, `delete-user ${userId}`);
-  const writeId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${randomBytes(4).toString('hex')}`;
+  const writeId = newWriteId();
   const stagingDir = layout.stagingDir(writeId);
   const published: DataFile[] = [];
   try {

@@ -1,9 +1,19 @@
 // Where things live in a lake directory. Data files sit at the root in Hive-style directories so that any
 // engine can read them; txlake's own metadata lives under `_txlake/`, which Hive readers skip (leading `_`).
 
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
 export const METADATA_DIR = '_txlake';
+
+/**
+ * A fresh id for one write (`<UTC time>-<random>`): it names the writer's staging directory and every file
+ * it publishes, so files of different writes never collide and a crashed writer's files are recognisable.
+ */
+export function newWriteId(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return `${stamp}-${randomBytes(4).toString('hex')}`;
+}
 
 export class LakeLayout {
   readonly root: string;
