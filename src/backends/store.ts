@@ -29,3 +29,23 @@ export interface TransactionStore {
   /** Release every resource; pending queries may fail afterwards. */
   close(): Promise<void>;
 }
+
+/**
+ * Run `work` on `view`. Should it fail while the store has moved on (a vacuum removed the files of the
+ * snapshot the request began on), run it once on the store's newer view: the answer is still wholly from
+ * one snapshot, and the caller learns which.
+ */
+export async function answerFrom<T>(
+  store: TransactionStore,
+  view: SnapshotView,
+  work: (view: SnapshotView) => Promise<T>,
+): Promise<{ view: SnapshotView; value: T }> {
+  try {
+    return { view, value: await work(view) };
+  } catch (error) {
+    await store.refresh().catch(() => false);
+    const next = store.current();
+    if (next === null || next.id === view.id) throw error;
+    return { view: next, value: await work(next) };
+  }
+}

@@ -64,7 +64,10 @@ function reportError(error: unknown, verbose: boolean): number {
     if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error.kind);
   }
-  if ((error as NodeJS.ErrnoException)?.code === 'ENOSPC') {
+  const diskFull =
+    (error as NodeJS.ErrnoException)?.code === 'ENOSPC' ||
+    /No space left on device/i.test(String((error as Error)?.message));
+  if (diskFull) {
     process.stderr.write('error: no space left on device; nothing was committed and the lake is unchanged\n');
     return EXIT.failure;
   }

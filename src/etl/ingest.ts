@@ -10,7 +10,7 @@ import { writeDailySums, writeDataFiles } from '../lake/data-writer.js';
 import { type Engine, openEngine } from '../lake/engine.js';
 import { faultPoint } from '../lake/fault-points.js';
 import { LakeLayout, newWriteId } from '../lake/layout.js';
-import { acquireWriterLock, type LockHolder } from '../lake/lock.js';
+import { acquireWriterLock } from '../lake/lock.js';
 import type { DataFile, SnapshotManifest, SourceRecord, WriteMode } from '../lake/manifest.js';
 import { assertLakeRoot, readCurrentSnapshot } from '../lake/snapshots.js';
 import { planSources } from './dedupe.js';
@@ -40,7 +40,8 @@ export interface IngestOptions {
   files: string[];
   mode: WriteMode;
   maxRejectRate: number;
-  partitionBy: PartitionScheme;
+  /** For a new lake or a replace; omitted, the current snapshot's scheme (or `transaction_type`) is kept. */
+  partitionBy?: PartitionScheme;
   force: boolean;
   /** Where to write the rejects of a single source; default under `<lake>/_txlake/rejects/`. */
   rejectsFile?: string;
@@ -73,15 +74,25 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   let releaseLock: (() => Promise<void>) | null = null;
   let engine: Engine | null = null;
   try {
+    // The lock comes first: the staging directory (where stdin is spooled) belongs to the lock's holder.
+    const lock = await acquireWriterLock(layout, `ingest ${options.files.join(' ')}`, notice);
+    releaseLock = lock.release;
     const sources: Source[] = [];
     for (const name of options.files) sources.push(await openSource(name, stagingDir));
 
-    const lock = await acquireWriterLock(layout, `ingest ${options.files.join(' ')}`);
-    releaseLock = lock.release;
-    if (lock.recoveredFrom) notice(describeRecoveredLock(lock.recoveredFrom));
-    await sweepStaleStaging(layout, writeId);
-
     const parent = await readCurrentSnapshot(layout);
+    if (
+      parent &&
+      options.mode === 'append' &&
+      options.partitionBy &&
+      options.partitionBy !== parent.partition_by
+    ) {
+      throw new TxlakeError(
+        'usage',
+        `the lake is partitioned by ${parent.partition_by}; --partition-by ${options.partitionBy} applies to a new ` +
+          'lake or to --mode replace',
+      );
+    }
     const skipDuplicates = !options.force && options.mode === 'append';
     const { outcomes, toIngest } = await planSources(sources, parent, skipDuplicates, notice);
     if (toIngest.length === 0) return summarize(outcomes, parent?.id ?? null, false, clock);
@@ -135,7 +146,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     const manifest = await writeAndCommit(activeEngine, layout, clock, {
       parent: options.mode === 'append' ? parent : null,
       expectedCurrent: parent?.id ?? null,
-      partitionBy: parent && options.mode === 'append' ? parent.partition_by : options.partitionBy,
+      partitionBy: options.partitionBy ?? parent?.partition_by ?? 'transaction_type',
       mode: options.mode,
       writeId,
       stagingDir,
@@ -158,21 +169,6 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     await fs.rm(stagingDir, { recursive: true, force: true });
     await releaseLock?.();
   }
-}
-
-function describeRecoveredLock(holder: LockHolder): string {
-  return (
-    `recovered the writer lock left by a writer that died (pid ${holder.pid} on ${holder.host}, ` +
-    `"${holder.command}" since ${holder.started})`
-  );
-}
-
-/** Staging directories of writers that died: the lock holder is the only writer, so any other is garbage. */
-async function sweepStaleStaging(layout: LakeLayout, ownWriteId: string): Promise<void> {
-  const parent = path.dirname(layout.stagingDir(ownWriteId));
-  const names = await fs.readdir(parent).catch(() => [] as string[]);
-  const stale = names.filter((name) => name !== ownWriteId);
-  await Promise.all(stale.map((name) => fs.rm(path.join(parent, name), { recursive: true, force: true })));
 }
 
 interface StagedSource {

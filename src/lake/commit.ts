@@ -2,6 +2,7 @@
 // place, (2) the new manifest is written under a fresh id (tmp + rename), (3) CURRENT is replaced by rename.
 // A crash before (3) leaves the previous snapshot current and the new files unreferenced.
 
+import fs from 'node:fs/promises';
 import { TxlakeError } from '../domain/errors.js';
 import { ensureDirectory, writeFileAtomic, writeFileExclusive } from './durable-files.js';
 import { faultPoint } from './fault-points.js';
@@ -43,10 +44,19 @@ export async function commitSnapshot(
     sources: sourcesFor(id),
   };
   await writeFileExclusive(layout.manifestPath(id), `${JSON.stringify(manifest, null, 2)}\n`);
-  if ((await readCurrentSnapshotId(layout)) !== expectedCurrent) {
-    throw new TxlakeError('lake', `another writer committed while this one ran; nothing was committed, run it again`);
+  try {
+    if ((await readCurrentSnapshotId(layout)) !== expectedCurrent) {
+      throw new TxlakeError('lake', 'another writer committed while this one ran; nothing was committed, run it again');
+    }
+    faultPoint('manifest-written');
+    await writeFileAtomic(layout.currentPointer, `${id}\n`, () => faultPoint('current-swap'));
+  } catch (error) {
+    // Not made current: remove the manifest so that it is never taken for a snapshot. (After a kill there is
+    // no chance to; such a manifest is outside CURRENT's parent chain, which is what counts.)
+    if ((await readCurrentSnapshotId(layout).catch(() => null)) !== id) {
+      await fs.rm(layout.manifestPath(id), { force: true });
+    }
+    throw error;
   }
-  faultPoint('manifest-written');
-  await writeFileAtomic(layout.currentPointer, `${id}\n`, () => faultPoint('current-swap'));
   return manifest;
 }

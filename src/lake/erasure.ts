@@ -11,7 +11,8 @@ import { type Engine, sqlString } from './engine.js';
 import { type LakeLayout, newWriteId } from './layout.js';
 import { acquireWriterLock } from './lock.js';
 import type { DataFile, SnapshotManifest } from './manifest.js';
-import { readCurrentSnapshot } from './snapshots.js';
+import { assertExistingLake, readCurrentSnapshot } from './snapshots.js';
+import { type VacuumResult, vacuumHoldingLock } from './vacuum.js';
 
 export interface ErasureResult {
   userId: bigint;
@@ -19,6 +20,8 @@ export interface ErasureResult {
   filesRewritten: number;
   /** The new snapshot, or null when the user had no rows (nothing to commit). */
   snapshot: SnapshotManifest | null;
+  /** What `purge` removed, when asked. */
+  purged: VacuumResult | null;
 }
 
 /** A user id as the CLI takes it: decimal digits within INT64. */
@@ -29,8 +32,20 @@ export function parseUserId(text: string): bigint {
   return BigInt(text);
 }
 
-export async function deleteUser(layout: LakeLayout, userId: bigint, engine: Engine): Promise<ErasureResult> {
-  const lock = await acquireWriterLock(layout, `delete-user ${userId}`);
+export interface ErasureOptions {
+  /** Also remove every older snapshot under the same lock, so the rows leave the disk before anyone acts. */
+  purge?: boolean;
+  notice?: (message: string) => void;
+}
+
+export async function deleteUser(
+  layout: LakeLayout,
+  userId: bigint,
+  engine: Engine,
+  options: ErasureOptions = {},
+): Promise<ErasureResult> {
+  await assertExistingLake(layout);
+  const lock = await acquireWriterLock(layout, `delete-user ${userId}`, options.notice);
   const writeId = newWriteId();
   const stagingDir = layout.stagingDir(writeId);
   const published: DataFile[] = [];
@@ -46,7 +61,9 @@ export async function deleteUser(layout: LakeLayout, userId: bigint, engine: Eng
       if (Number(hit?.n) > 0) holding.push({ file, rows: Number(hit?.n) });
     }
     const rowsErased = holding.reduce((sum, h) => sum + h.rows, 0);
-    if (holding.length === 0) return { userId, rowsErased: 0, filesRewritten: 0, snapshot: null };
+    if (holding.length === 0) {
+      return { userId, rowsErased: 0, filesRewritten: 0, snapshot: null, purged: options.purge ? await vacuumHoldingLock(layout, 0) : null };
+    }
 
     await fs.mkdir(stagingDir, { recursive: true });
     const request = { writeId, stagingDir, onPublished: (file: DataFile) => published.push(file) };
@@ -82,7 +99,8 @@ export async function deleteUser(layout: LakeLayout, userId: bigint, engine: Eng
       parent.id,
     );
     published.length = 0; // committed: nothing to clean up
-    return { userId, rowsErased, filesRewritten: holding.length, snapshot };
+    const purged = options.purge ? await vacuumHoldingLock(layout, 0) : null;
+    return { userId, rowsErased, filesRewritten: holding.length, snapshot, purged };
   } finally {
     await Promise.all(published.map((file) => fs.rm(layout.resolve(file.path), { force: true })));
     await fs.rm(stagingDir, { recursive: true, force: true });

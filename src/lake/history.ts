@@ -9,7 +9,13 @@ import { type Engine, sqlString } from './engine.js';
 import type { LakeLayout } from './layout.js';
 import { acquireWriterLock } from './lock.js';
 import type { DataFile, SnapshotManifest } from './manifest.js';
-import { listSnapshotIds, readCurrentSnapshotId, readSnapshot } from './snapshots.js';
+import {
+  assertExistingLake,
+  committedSnapshotIds,
+  listSnapshotIds,
+  readCurrentSnapshotId,
+  readSnapshot,
+} from './snapshots.js';
 
 export interface SnapshotSummary {
   id: number;
@@ -24,11 +30,12 @@ export interface SnapshotSummary {
   current: boolean;
 }
 
-/** Every snapshot on disk, oldest first, marking the current one. */
+/** Every committed snapshot on disk, oldest first, marking the current one. */
 export async function listSnapshots(layout: LakeLayout): Promise<SnapshotSummary[]> {
   const current = await readCurrentSnapshotId(layout);
+  const committed = await committedSnapshotIds(layout);
   const summaries: SnapshotSummary[] = [];
-  for (const id of await listSnapshotIds(layout)) {
+  for (const id of (await listSnapshotIds(layout)).filter((candidate) => committed.has(candidate))) {
     const m = await readSnapshot(layout, id);
     summaries.push({
       id: m.id,
@@ -93,10 +100,22 @@ async function checkFile(layout: LakeLayout, file: DataFile, engine: Engine): Pr
  * Make snapshot `id`'s content current again, as a new snapshot whose parent is the current one. Refused
  * when a file of that snapshot is gone (vacuumed) or damaged.
  */
-export async function rollbackTo(layout: LakeLayout, id: number, engine: Engine): Promise<SnapshotManifest> {
-  const lock = await acquireWriterLock(layout, `rollback ${id}`);
+export async function rollbackTo(
+  layout: LakeLayout,
+  id: number,
+  engine: Engine,
+  notice?: (message: string) => void,
+): Promise<SnapshotManifest> {
+  await assertExistingLake(layout);
+  const lock = await acquireWriterLock(layout, `rollback ${id}`, notice);
   try {
     const target = await readSnapshot(layout, id);
+    if (!(await committedSnapshotIds(layout)).has(id)) {
+      throw new TxlakeError(
+        'usage',
+        `snapshot ${id} was never committed (its writer stopped before making it current); it cannot be restored`,
+      );
+    }
     const current = await readCurrentSnapshotId(layout);
     if (current === id) throw new TxlakeError('usage', `snapshot ${id} is already the current snapshot`);
     const problems = await verifySnapshot(layout, target, engine);

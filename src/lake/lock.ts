@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { TxlakeError } from '../domain/errors.js';
 import type { LakeLayout } from './layout.js';
 
@@ -46,8 +47,10 @@ function holderIsAlive(holder: LockHolder): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  if (holder.process_start) return processStartTime(holder.pid) === holder.process_start;
-  return true;
+  if (!holder.process_start) return true;
+  const start = processStartTime(holder.pid);
+  // A start time we cannot read (hidden /proc, another pid namespace) proves nothing: assume alive.
+  return start === null || start === holder.process_start;
 }
 
 function isStale(holder: LockHolder): boolean {
@@ -62,19 +65,56 @@ async function readHolder(file: string): Promise<LockHolder | null> {
   }
 }
 
+/**
+ * Create `file` holding `holder`, only if it does not exist. The holder is written to a temporary file
+ * first and hard-linked into place, so the lock never exists empty (a full disk or a kill mid-write would
+ * otherwise leave an unreadable lock that no writer could judge).
+ */
 async function createExclusive(file: string, holder: LockHolder): Promise<boolean> {
+  const temporary = `${file}.tmp-${process.pid}-${Date.now()}`;
   try {
-    await fs.writeFile(file, `${JSON.stringify(holder)}\n`, { flag: 'wx' });
+    await fs.writeFile(temporary, `${JSON.stringify(holder)}\n`);
+    await fs.link(temporary, file);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
+  } finally {
+    await fs.rm(temporary, { force: true });
   }
+}
+
+/** An unreadable lock (left empty or torn by an older version, or damaged) older than this is stale. */
+const UNREADABLE_LOCK_GRACE_MS = 10_000;
+
+async function isUnreadableAndOld(file: string): Promise<boolean> {
+  if ((await readHolder(file)) !== null) return false;
+  try {
+    return Date.now() - (await fs.stat(file)).mtimeMs > UNREADABLE_LOCK_GRACE_MS;
+  } catch {
+    return false;
+  }
+}
+
+export function describeRecoveredLock(holder: LockHolder | null): string {
+  return holder
+    ? `recovered the writer lock left by a writer that died (pid ${holder.pid} on ${holder.host}, ` +
+        `"${holder.command}" since ${holder.started})`
+    : 'recovered an unreadable writer lock left by a writer that died';
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function acquireWriterLock(layout: LakeLayout, command: string): Promise<WriterLock> {
+/**
+ * Take the writer lock of `layout`, waiting for nobody: a live holder is an error naming it. `notice` hears
+ * of a recovered stale lock. Holding the lock, the writer then removes the staging directories of writers
+ * that died (any there: only the holder of the lock writes).
+ */
+export async function acquireWriterLock(
+  layout: LakeLayout,
+  command: string,
+  notice: (message: string) => void = () => {},
+): Promise<WriterLock> {
   await fs.mkdir(layout.metadataDir, { recursive: true });
   const holder: LockHolder = {
     pid: process.pid,
@@ -94,11 +134,23 @@ export async function acquireWriterLock(layout: LakeLayout, command: string): Pr
           await fs.rm(lockFile, { force: true });
         }
       };
+      if (recoveredFrom) notice(describeRecoveredLock(recoveredFrom));
+      await sweepStaging(layout);
       return { holder, recoveredFrom, release };
     }
     const other = await readHolder(lockFile);
     if (other === null) {
-      await pause(50); // being written this instant, or removed meanwhile: look again
+      if (await isUnreadableAndOld(lockFile)) {
+        if (await createExclusive(guardFile, holder)) {
+          try {
+            if (await isUnreadableAndOld(lockFile)) await fs.rm(lockFile, { force: true });
+          } finally {
+            await fs.rm(guardFile, { force: true });
+          }
+          notice(describeRecoveredLock(null));
+        }
+      }
+      await pause(50); // removed meanwhile, or a lock of an older version: look again
       continue;
     }
     if (!isStale(other)) throwLocked(layout, other);
@@ -120,6 +172,12 @@ export async function acquireWriterLock(layout: LakeLayout, command: string): Pr
     }
   }
   throw new TxlakeError('lake', `could not take the writer lock ${lockFile}; try again`);
+}
+
+async function sweepStaging(layout: LakeLayout): Promise<void> {
+  const staging = path.dirname(layout.stagingDir('x'));
+  const names = await fs.readdir(staging).catch(() => [] as string[]);
+  await Promise.all(names.map((name) => fs.rm(path.join(staging, name), { recursive: true, force: true })));
 }
 
 function throwLocked(layout: LakeLayout, other: LockHolder): never {

@@ -80,3 +80,31 @@ export async function listSnapshotIds(layout: LakeLayout): Promise<number[]> {
     .map((name) => Number(name.slice(0, -5)))
     .sort((a, b) => a - b);
 }
+
+/**
+ * The ids of committed snapshots: those CURRENT reaches through `parent` links. A manifest outside that
+ * chain was written by a writer that stopped before making it current (a crash, a full disk): it was never
+ * committed, is not listed or restorable, and vacuum removes it.
+ */
+export async function committedSnapshotIds(layout: LakeLayout): Promise<Set<number>> {
+  const committed = new Set<number>();
+  let id = await readCurrentSnapshotId(layout);
+  while (id !== null && !committed.has(id)) {
+    committed.add(id);
+    try {
+      id = (await readSnapshot(layout, id)).parent;
+    } catch {
+      id = null; // an older manifest already vacuumed: the chain ends here
+    }
+  }
+  return committed;
+}
+
+/** For commands that change an existing lake: the lake must be a directory with a snapshot. */
+export async function assertExistingLake(layout: LakeLayout): Promise<number> {
+  const current = await readCurrentSnapshotId(layout);
+  if (current === null) {
+    throw new TxlakeError('lake', `there is no lake with a snapshot at ${layout.root}; check --lake`);
+  }
+  return current;
+}

@@ -10,7 +10,13 @@ import { METADATA_DIR, type LakeLayout } from './layout.js';
 import { faultPoint } from './fault-points.js';
 import { acquireWriterLock } from './lock.js';
 import type { SnapshotManifest } from './manifest.js';
-import { listSnapshotIds, readCurrentSnapshotId, readSnapshot } from './snapshots.js';
+import {
+  assertExistingLake,
+  committedSnapshotIds,
+  listSnapshotIds,
+  readCurrentSnapshotId,
+  readSnapshot,
+} from './snapshots.js';
 
 export interface VacuumResult {
   retained: number[];
@@ -48,13 +54,31 @@ async function removeEmptyDirectories(directory: string, keep: string): Promise<
   if (directory !== keep && (await fs.readdir(directory).catch(() => ['x'])).length === 0) await fs.rmdir(directory);
 }
 
-export async function vacuum(layout: LakeLayout, retainMs: number, now = Date.now()): Promise<VacuumResult> {
-  const lock = await acquireWriterLock(layout, 'vacuum');
+export async function vacuum(
+  layout: LakeLayout,
+  retainMs: number,
+  notice?: (message: string) => void,
+): Promise<VacuumResult> {
+  await assertExistingLake(layout);
+  const lock = await acquireWriterLock(layout, 'vacuum', notice);
   try {
+    return await vacuumHoldingLock(layout, retainMs);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Vacuum, for a caller that holds the writer lock already (`delete-user --purge`). */
+export async function vacuumHoldingLock(layout: LakeLayout, retainMs: number, now = Date.now()): Promise<VacuumResult> {
+  {
     const current = await readCurrentSnapshotId(layout);
+    const committed = await committedSnapshotIds(layout);
     const manifests: SnapshotManifest[] = [];
     for (const id of await listSnapshotIds(layout)) manifests.push(await readSnapshot(layout, id));
-    const retained = manifests.filter((m) => m.id === current || now - Date.parse(m.created) <= retainMs);
+    // Never-committed manifests (a writer stopped before the swap) are never retained.
+    const retained = manifests.filter(
+      (m) => m.id === current || (committed.has(m.id) && now - Date.parse(m.created) <= retainMs),
+    );
     const expired = manifests.filter((m) => !retained.includes(m));
     const needed = new Set(retained.flatMap((m) => [...m.files.map((f) => f.path), m.daily_sums.path]));
     needed.add(path.relative(layout.root, layout.lockFile));
@@ -88,7 +112,5 @@ export async function vacuum(layout: LakeLayout, retainMs: number, now = Date.no
     }
     for (const dir of [...partitionDirs, path.dirname(layout.stagingDir('x'))]) await removeEmptyDirectories(dir, layout.root);
     return result;
-  } finally {
-    await lock.release();
   }
 }

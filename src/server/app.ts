@@ -23,6 +23,8 @@ declare module 'fastify' {
      * sent already (503 before any snapshot, 304 when the client's copy is current).
      */
     snapshotView(request: FastifyRequest, reply: FastifyReply): SnapshotView | null;
+    /** Set the headers that name the snapshot an answer came from. */
+    labelAnswer(reply: FastifyReply, view: SnapshotView): void;
   }
 }
 
@@ -64,20 +66,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('store', options.store);
+  // An answer is a function of the URL and the snapshot, so the snapshot is a strong validator; its commit
+  // time is part of the tag because ids start again at 1 in a lake made anew.
+  // `private`: personal financial data must not sit in shared caches; `no-cache`: revalidate every time.
+  const labelAnswer = (reply: FastifyReply, view: SnapshotView) => {
+    reply
+      .header('x-txlake-snapshot', String(view.id))
+      .header('etag', `"txlake-${view.id}-${Date.parse(view.created).toString(36)}"`)
+      .header('cache-control', 'private, no-cache');
+  };
+  app.decorate('labelAnswer', labelAnswer);
   app.decorate('snapshotView', (request: FastifyRequest, reply: FastifyReply) => {
     const view = options.store.current();
     if (view === null) {
       reply.code(503).header('retry-after', '1').send({ error: 'no snapshot is loaded yet' });
       return null;
     }
-    // An answer is a function of the URL and the snapshot, so the snapshot is a strong validator; its commit
-    // time is part of the tag because ids start again at 1 in a lake made anew.
-    // `private`: personal financial data must not sit in shared caches; `no-cache`: revalidate every time.
-    const etag = `"txlake-${view.id}-${Date.parse(view.created).toString(36)}"`;
-    reply
-      .header('x-txlake-snapshot', String(view.id))
-      .header('etag', etag)
-      .header('cache-control', 'private, no-cache');
+    labelAnswer(reply, view);
+    const etag = reply.getHeader('etag') as string;
     if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) {
       reply.code(304).send();
       return null;

@@ -82,6 +82,30 @@ describe('a writer killed at each step of a commit', () => {
   );
 });
 
+describe('the manifest of a writer killed before the swap', () => {
+  it('is not a snapshot: not listed, not restorable, and vacuum removes it', async () => {
+    const lake = await freshLake('orphan-manifest');
+    const killed = await runTxlake(['ingest', batch, '--lake', lake], {
+      env: { TXLAKE_FAULT_INJECTION: 'manifest-written' },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const orphan = path.join(lake, '_txlake', 'snapshots', '00000002.json');
+    await expect(fs.access(orphan)).resolves.toBeUndefined();
+    const list = JSON.parse((await runTxlake(['snapshots', '--json', '--lake', lake])).stdout);
+    expect(list.map((s: { id: number }) => s.id)).toEqual([1]);
+    const rollback = await runTxlake(['rollback', '2', '--lake', lake]);
+    expect(rollback.code).toBe(2);
+    const lines = rollback.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^note: recovered the writer lock left by a writer that died/);
+    expect(lines[1]).toBe(
+      'error: snapshot 2 was never committed (its writer stopped before making it current); it cannot be restored',
+    );
+    const vacuum = await runTxlake(['vacuum', '--lake', lake]);
+    expect(vacuum.code, describeRun(['vacuum'], vacuum)).toBe(0);
+    await expect(fs.access(orphan)).rejects.toThrow();
+  });
+});
+
 describe('a writer whose disk fills up', () => {
   it.each(['data-file-published', 'files-written', 'manifest-written', 'current-swap'])(
     'ENOSPC at %s: one clear line, exit 1, nothing committed, its files removed, lock released',

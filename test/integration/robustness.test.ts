@@ -140,12 +140,50 @@ describe('command-line errors are one line', () => {
     expect(lines[0]).toMatch(pattern);
   });
 
+  it('commands that change a lake refuse a lake that does not exist, and create nothing', async () => {
+    const missing = path.join(dir, 'no-such-lake');
+    for (const args of [['vacuum'], ['rollback', '1'], ['delete-user', '5']]) {
+      const result = await runTxlake([...args, '--lake', missing]);
+      expect(result.code, describeRun(args, result)).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        `error: there is no lake with a snapshot at ${missing}; check --lake`,
+      );
+    }
+    await expect(fs.access(missing)).rejects.toThrow();
+  });
+
+  it("--partition-by that differs from the lake's is refused on append, and kept otherwise", async () => {
+    const lake = path.join(dir, 'scheme-lake');
+    const source = await file('scheme.csv', `${HEADER}\n${row(1)}\n`);
+    expect(
+      (await runTxlake(['ingest', source, '--lake', lake, '--partition-by', 'transaction_type,month'])).code,
+    ).toBe(0);
+    const other = await file('scheme2.csv', `${HEADER}\n${row(2)}\n`);
+    const refused = await runTxlake([
+      'ingest',
+      other,
+      '--lake',
+      lake,
+      '--partition-by',
+      'transaction_type,day',
+    ]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toBe(
+      'error: the lake is partitioned by transaction_type,month; --partition-by transaction_type,day applies to a new lake or to --mode replace',
+    );
+    expect((await runTxlake(['ingest', other, '--lake', lake, '--mode', 'replace'])).code).toBe(0);
+    const snapshot = JSON.parse((await runTxlake(['snapshot', '--json', '--lake', lake])).stdout);
+    expect(snapshot.partition_by).toBe('transaction_type,month');
+  });
+
   it('a --lake that is a file', async () => {
     const notADirectory = await file('not-a-lake', 'x');
     const source = await file('one.csv', `${HEADER}\n${row(1)}\n`);
     for (const args of [
       ['ingest', source, '--lake', notADirectory],
       ['snapshot', '--lake', notADirectory],
+      ['delete-user', '5', '--lake', notADirectory],
+      ['vacuum', '--lake', notADirectory],
     ]) {
       const result = await runTxlake(args);
       expect(result.code, describeRun(args, result)).toBe(2);

@@ -53,4 +53,17 @@ describe('the writer lock', () => {
     expect(JSON.parse(result.stdout).rows_committed).toBe(1);
     await expect(fs.access(path.join(lake, '_txlake', 'LOCK'))).rejects.toThrow(); // released after the commit
   });
+
+  it('takes over an empty lock file left long ago (a writer killed while creating it)', async () => {
+    const lake = path.join(dir, 'empty-lock');
+    await fs.mkdir(path.join(lake, '_txlake'), { recursive: true });
+    const lockFile = path.join(lake, '_txlake', 'LOCK');
+    await fs.writeFile(lockFile, '');
+    const old = new Date(Date.now() - 60_000);
+    await fs.utimes(lockFile, old, old);
+    const args = ['ingest', path.join(dir, 'a.csv'), '--lake', lake];
+    const result = await runTxlake(args);
+    expect(result.code, describeRun(args, result)).toBe(0);
+    expect(result.stderr).toContain('recovered an unreadable writer lock left by a writer that died');
+  });
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/backends/embedded/embedded-store.js';
+import { answerFrom } from '../../src/backends/store.js';
 import { ingest } from '../../src/etl/ingest.js';
 import { buildApp } from '../../src/server/app.js';
 
@@ -164,9 +165,30 @@ describe('a request on a snapshot whose files were just vacuumed', () => {
       force: false,
     });
     await vacuum(new LakeLayout(lake), 0); // the old snapshot's files are gone; the store has not looked yet
-    const answer = await old?.transactionsOfUser(7n);
-    expect(answer).toHaveLength(1);
-    expect(answer?.[0]?.amountCents).toBe(999900n);
-    expect(store.current()?.id).not.toBe(old?.id);
+    if (old === null) throw new Error('no view');
+    await expect(old.transactionsOfUser(7n)).rejects.toThrow(); // its files are gone
+    const answer = await answerFrom(store, old, (view) => view.transactionsOfUser(7n));
+    expect(answer.value).toHaveLength(1);
+    expect(answer.value[0]?.amountCents).toBe(999900n);
+    expect(answer.view.id).not.toBe(old.id);
+    expect(answer.view).toBe(store.current());
+  });
+});
+
+describe('a snapshot whose data file is damaged', () => {
+  it('is not served: the load fails and the last good snapshot stays', async () => {
+    await store.refresh();
+    const good = store.current();
+    const file = path.join(dir, 'more.csv');
+    await fs.writeFile(file, `${HEADER}\n8,PurchaseActivity,5411,100,2023-05-02T00:00:00\n`);
+    await ingest({ lake, files: [file], mode: 'append', maxRejectRate: 0, force: false });
+    const { readCurrentSnapshot } = await import('../../src/lake/snapshots.js');
+    const { LakeLayout } = await import('../../src/lake/layout.js');
+    const manifest = await readCurrentSnapshot(new LakeLayout(lake));
+    const damaged = path.join(lake, manifest?.files.at(-1)?.path as string);
+    await fs.truncate(damaged, 10);
+    await expect(store.refresh()).rejects.toThrow(/is damaged/);
+    expect(store.current()).toBe(good);
+    expect((await app.inject('/api/v1/data/transactions/7')).statusCode).toBe(200);
   });
 });

@@ -2,6 +2,7 @@
 // snapshot's sorted files (row-group statistics prune all but a few groups); daily sums are the small
 // per-snapshot file, loaded into memory whole.
 
+import fs from 'node:fs/promises';
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
 import type { TransactionType } from '../../domain/schema.js';
 import { splitEpochMicros } from '../../domain/time.js';
@@ -60,27 +61,13 @@ class EmbeddedSnapshotView implements SnapshotView {
     private readonly pool: ConnectionPool,
     private readonly userSql: string,
     private readonly daily: Map<number, DailyMerchantSums[]>,
-    /** The store's newer view, once this one's files may have been vacuumed away. */
-    private readonly successor: () => Promise<SnapshotView | null>,
   ) {
     this.id = manifest.id;
     this.created = manifest.created;
     this.rows = manifest.rows;
   }
 
-  async transactionsOfUser(userId: bigint): Promise<StoredTransaction[]> {
-    try {
-      return await this.queryUser(userId);
-    } catch (error) {
-      // A request that began on this snapshot just as a vacuum removed its files: answer it wholly from
-      // the snapshot that replaced it rather than fail. Any other error is an error.
-      const next = await this.successor();
-      if (next === null || next.id === this.id) throw error;
-      return next.transactionsOfUser(userId);
-    }
-  }
-
-  private queryUser(userId: bigint): Promise<StoredTransaction[]> {
+  transactionsOfUser(userId: bigint): Promise<StoredTransaction[]> {
     return this.pool.use(async (connection) => {
       let statement = this.statements.get(connection);
       if (!statement) {
@@ -147,6 +134,18 @@ export class EmbeddedStore implements TransactionStore {
   private async load(): Promise<boolean> {
     const manifest = await readCurrentSnapshot(this.layout);
     if (manifest === null || manifest.id === this.view?.id) return false;
+    // A snapshot is served only if its files are all there: a missing or cut file would fail requests.
+    for (const file of manifest.files) {
+      const size = await fs.stat(this.layout.resolve(file.path)).then(
+        (s) => s.size,
+        () => -1,
+      );
+      if (size !== file.bytes) {
+        throw new Error(
+          `snapshot ${manifest.id}: data file ${file.path} is ${size < 0 ? 'missing' : 'damaged'}`,
+        );
+      }
+    }
     const daily = await this.loadDailySums(manifest);
     const files = manifest.files.map((f) => sqlString(this.layout.resolve(f.path)));
     const userSql =
@@ -155,10 +154,7 @@ export class EmbeddedStore implements TransactionStore {
         : `SELECT user_id, transaction_type, merchant_type_code, amount_cents, epoch_us(datetime) AS epoch_us
            FROM read_parquet([${files.join(', ')}], hive_partitioning = true, hive_types = {'transaction_type': VARCHAR})
            WHERE user_id = $1`;
-    this.view = new EmbeddedSnapshotView(manifest, this.pool, userSql, daily, async () => {
-      await this.refresh().catch(() => false);
-      return this.view;
-    });
+    this.view = new EmbeddedSnapshotView(manifest, this.pool, userSql, daily);
     return true;
   }
 

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { LakeLayout } from '../../lake/layout.js';
 import { DEFAULTS, resolveLakeDir } from '../config.js';
+import { printNotice } from '../notices.js';
 
 export function registerDeleteUser(program: Command): void {
   program
@@ -31,15 +32,14 @@ until \`txlake vacuum\` removes snapshots past the retention.`,
       const engine = await openEngine();
       let result: Awaited<ReturnType<typeof deleteUser>>;
       try {
-        result = await deleteUser(layout, userId, engine);
+        result = await deleteUser(layout, userId, engine, {
+          purge: flags.purge ?? false,
+          notice: printNotice,
+        });
       } finally {
         engine.close();
       }
-      let purged: { removedFiles: string[]; removedSnapshots: number[] } | null = null;
-      if (flags.purge) {
-        const { vacuum } = await import('../../lake/vacuum.js');
-        purged = await vacuum(layout, 0);
-      }
+      const purged = result.purged;
       if (flags.json) {
         process.stdout.write(
           `${JSON.stringify({

@@ -6,6 +6,7 @@ import { LakeLayout } from '../../lake/layout.js';
 import { readCurrentSnapshot } from '../../lake/snapshots.js';
 import { DEFAULTS, resolveLakeDir } from '../config.js';
 import { parseIntegerFlag } from '../flags.js';
+import { printNotice } from '../notices.js';
 
 const LAKE_HELP = `lake directory (env TXLAKE_LAKE, default ${DEFAULTS.lake})`;
 
@@ -62,7 +63,7 @@ export function registerHistory(program: Command): void {
       const id = parseIntegerFlag('snapshot id', idText, 1, Number.MAX_SAFE_INTEGER);
       const { rollbackTo } = await import('../../lake/history.js');
       const manifest = await withEngine((engine) =>
-        rollbackTo(new LakeLayout(resolveLakeDir(flags.lake)), id, engine),
+        rollbackTo(new LakeLayout(resolveLakeDir(flags.lake)), id, engine, printNotice),
       );
       process.stdout.write(
         `snapshot ${manifest.id} restores snapshot ${id} (${manifest.rows} rows) and is now current\n`,
@@ -107,7 +108,7 @@ export function registerHistory(program: Command): void {
     .action(async (flags: { lake?: string; retain: string }) => {
       const { parseRetention, vacuum } = await import('../../lake/vacuum.js');
       const retainMs = parseRetention(flags.retain);
-      const result = await vacuum(new LakeLayout(resolveLakeDir(flags.lake)), retainMs);
+      const result = await vacuum(new LakeLayout(resolveLakeDir(flags.lake)), retainMs, printNotice);
       const mib = (result.removedBytes / 1048576).toFixed(1);
       process.stdout.write(
         `removed ${result.removedFiles.length} files (${mib} MiB) and ${result.removedSnapshots.length} expired ` +

@@ -6,6 +6,7 @@ import { PARTITION_SCHEMES, type PartitionScheme } from '../../domain/schema.js'
 import type { IngestResult } from '../../etl/ingest.js';
 import { WRITE_MODES, type WriteMode } from '../../lake/manifest.js';
 import { DEFAULTS, resolveLakeDir } from '../config.js';
+import { printNotice } from '../notices.js';
 
 interface IngestFlags {
   lake?: string;
@@ -14,7 +15,7 @@ interface IngestFlags {
   input_file?: string;
   mode: WriteMode;
   maxRejectRate: string;
-  partitionBy: PartitionScheme;
+  partitionBy?: PartitionScheme;
   force?: boolean;
   json?: boolean;
   rejects?: string;
@@ -68,9 +69,10 @@ export function registerIngest(program: Command): void {
       String(DEFAULTS.maxRejectRate),
     )
     .addOption(
-      new Option('--partition-by <keys>', 'directory levels of a new lake')
-        .choices(PARTITION_SCHEMES)
-        .default('transaction_type'),
+      new Option(
+        '--partition-by <keys>',
+        'directory levels, for a new lake or --mode replace (default: kept, or transaction_type)',
+      ).choices(PARTITION_SCHEMES),
     )
     .option('--force', 'ingest even when this content was already committed')
     .option('--rejects <file>', 'where to write the rejected rows (default: under <lake>/_txlake/rejects/)')
@@ -100,9 +102,7 @@ Examples:
           partitionBy: flags.partitionBy,
           force: flags.force ?? false,
           rejectsFile: flags.rejects,
-          onNotice: (message) => {
-            process.stderr.write(`note: ${message}\n`);
-          },
+          onNotice: printNotice,
         });
         if (flags.json) process.stdout.write(jsonSummary(result));
         else printHuman(result);

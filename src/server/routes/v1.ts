@@ -2,6 +2,7 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { answerFrom } from '../../backends/store.js';
 import { INT64_MAX, MERCHANT_CODE_MAX } from '../../domain/schema.js';
 import { parseV1Id, toV1DailyNet, toV1Transaction } from '../../domain/v1.js';
 import {
@@ -33,7 +34,9 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
       const view = app.snapshotView(request, reply);
       if (view === null) return reply;
       if (id === 'absent') return [];
-      return (await view.transactionsOfUser(id)).map(toV1Transaction);
+      const answer = await answerFrom(app.store, view, (v) => v.transactionsOfUser(id));
+      if (answer.view !== view) app.labelAnswer(reply, answer.view);
+      return answer.value.map(toV1Transaction);
     },
   );
 
