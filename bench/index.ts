@@ -8,3 +8,10 @@ export {
   type IngestBenchResult,
   runIngestBench,
 } from './ingest.js';
+export {
+  formatServeReport,
+  runServeBench,
+  SERVE_TARGET_RATIO,
+  type ServeBenchOptions,
+  type ServeBenchResult,
+} from './serve.js';

@@ -66,4 +66,44 @@ Examples:
       const result = await runIngestBench({ rows, seed, dir: flags.dir, keep: flags.keep, log: stageLog() });
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatIngestReport(result));
     });
+
+  bench
+    .command('serve')
+    .description('load `txlake serve` on a generated lake and compare it with a bare node:http floor')
+    .option('--rows <n>', 'rows of generated data', '1000000')
+    .option('--seed <s>', 'seed of the generated data', String(DEFAULT_SEED))
+    .option('--seconds <s>', 'seconds of load per run', '10')
+    .option('--connections <n>', 'concurrent connections of the load generator', '32')
+    .option('--dir <dir>', 'where to create the work directory (default: the system temporary directory)')
+    .option('--keep', 'keep the lake instead of removing it')
+    .option('--json', 'print the result as one JSON line instead of a table')
+    .addHelpText(
+      'after',
+      `
+For each v1 endpoint, autocannon (127.0.0.1 only) first loads a bare node:http server that answers every
+request with one fixed body as large as that endpoint's typical answer (the floor), then \`txlake serve\`
+with requests rotating over up to 100,000 user ids or every merchant code. Prints requests/s, p50/p99,
+errors, the ratio txlake/floor (target ≥ 0.5), the server's ready time and RSS. Never asserted.
+
+Examples:
+  txlake bench serve --rows 1000000 --seconds 5
+  npm run bench -- serve --rows 10000000 --json`,
+    )
+    .action(async (flags: IngestBenchFlags & { seconds: string; connections: string }) => {
+      const rows = parseIntegerFlag('--rows', flags.rows, 1, MAX_BENCH_ROWS);
+      const seed = parseIntegerFlag('--seed', flags.seed, 0, MAX_SEED);
+      const seconds = parseIntegerFlag('--seconds', flags.seconds, 1, 600);
+      const connections = parseIntegerFlag('--connections', flags.connections, 1, 1024);
+      const { runServeBench, formatServeReport } = await loadBenchmarks();
+      const result = await runServeBench({
+        rows,
+        seed,
+        seconds,
+        connections,
+        dir: flags.dir,
+        keep: flags.keep,
+        log: stageLog(),
+      });
+      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatServeReport(result));
+    });
 }
