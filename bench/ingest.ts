@@ -2,10 +2,9 @@
 // COPY of the same file, both run as fresh child processes in the same run; the target is a ratio ≤ 2.
 
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { defaultUsers, generateTransactionsFile } from '../src/sample/generator.js';
-import { formatBytes, type MeasuredRun, measureChild, packageRoot } from './measure.js';
+import { formatBytes, type MeasuredRun, measureChild, packageRoot, withWorkDirectory } from './measure.js';
 
 /** txlake's ingest may take at most this many times DuckDB's raw COPY of the same CSV. */
 export const INGEST_TARGET_RATIO = 2.0;
@@ -98,10 +97,7 @@ async function runTxlakeIngest(root: string, csv: string, lake: string, rows: nu
 export async function runIngestBench(options: IngestBenchOptions): Promise<IngestBenchResult> {
   const log = options.log ?? (() => {});
   const root = packageRoot();
-  const parent = path.resolve(options.dir ?? os.tmpdir());
-  await fs.mkdir(parent, { recursive: true });
-  const work = await fs.mkdtemp(path.join(parent, 'txlake-bench-ingest-'));
-  try {
+  return withWorkDirectory('txlake-bench-ingest-', options, async (work) => {
     const csv = path.join(work, 'transactions.csv');
     log(`generating ${options.rows.toLocaleString('en-US')} rows into ${csv}`);
     const generateStarted = performance.now();
@@ -132,9 +128,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
       txlake_peak_rss_bytes: txlake.peakRssBytes,
       kept_dir: options.keep ? work : null,
     };
-  } finally {
-    if (!options.keep) await fs.rm(work, { recursive: true, force: true });
-  }
+  });
 }
 
 function round(value: number): number {

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -142,4 +143,23 @@ export function formatBytes(bytes: number | null): string {
   if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
   if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
   return `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+/**
+ * Run `work` in a fresh directory `<dir or the system temp dir>/<prefix>…`, removed afterwards unless
+ * `keep`; shared by the benchmarks, which each generate their own data.
+ */
+export async function withWorkDirectory<T>(
+  prefix: string,
+  options: { dir?: string; keep?: boolean },
+  work: (directory: string) => Promise<T>,
+): Promise<T> {
+  const parent = path.resolve(options.dir ?? os.tmpdir());
+  await fs.mkdir(parent, { recursive: true });
+  const directory = await fs.mkdtemp(path.join(parent, prefix));
+  try {
+    return await work(directory);
+  } finally {
+    if (!options.keep) await fs.rm(directory, { recursive: true, force: true });
+  }
 }

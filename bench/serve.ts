@@ -6,14 +6,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { openEngine, sqlString } from '../src/lake/engine.js';
+import { sqlString, withEngine } from '../src/lake/engine.js';
 import { LakeLayout } from '../src/lake/layout.js';
 import { readCurrentSnapshot } from '../src/lake/snapshots.js';
 import { defaultUsers, generateTransactionsFile } from '../src/sample/generator.js';
-import { formatBytes, measureChild, packageRoot } from './measure.js';
+import { formatBytes, measureChild, packageRoot, withWorkDirectory } from './measure.js';
 
 export const SERVE_TARGET_RATIO = 0.5;
 
@@ -136,8 +135,7 @@ async function sampleKeys(lake: string): Promise<{ users: string[]; codes: strin
   const layout = new LakeLayout(lake);
   const manifest = await readCurrentSnapshot(layout);
   const files = (manifest?.files ?? []).map((f) => sqlString(layout.resolve(f.path))).join(', ');
-  const engine = await openEngine();
-  try {
+  return withEngine(async (engine) => {
     const users = await engine.rows<{ id: bigint }>(
       `SELECT DISTINCT user_id AS id FROM read_parquet([${files}], hive_partitioning = false) ORDER BY hash(user_id) LIMIT 100000`,
     );
@@ -145,9 +143,7 @@ async function sampleKeys(lake: string): Promise<{ users: string[]; codes: strin
       `SELECT DISTINCT merchant_type_code AS code FROM read_parquet([${files}], hive_partitioning = false) ORDER BY hash(code)`,
     );
     return { users: users.map((u) => String(u.id)), codes: codes.map((c) => String(c.code)) };
-  } finally {
-    engine.close();
-  }
+  });
 }
 
 async function typicalBytes(port: number, paths: string[]): Promise<number> {
@@ -161,82 +157,80 @@ async function typicalBytes(port: number, paths: string[]): Promise<number> {
 export async function runServeBench(options: ServeBenchOptions): Promise<ServeBenchResult> {
   const log = options.log ?? (() => {});
   const root = packageRoot();
-  const parent = path.resolve(options.dir ?? os.tmpdir());
-  await fs.mkdir(parent, { recursive: true });
-  const work = await fs.mkdtemp(path.join(parent, 'txlake-bench-serve-'));
-  const children: ChildProcess[] = [];
-  try {
-    const csv = path.join(work, 'transactions.csv');
-    const lake = path.join(work, 'lake');
-    log(`generating ${options.rows.toLocaleString('en-US')} rows`);
-    await generateTransactionsFile(
-      { rows: options.rows, seed: options.seed, users: defaultUsers(options.rows) },
-      csv,
-    );
-    log('ingesting');
-    const ingest = await measureChild(path.join(root, 'bin', 'txlake'), ['ingest', csv, '--lake', lake], {
-      cwd: root,
-    });
-    if (ingest.exitCode !== 0)
-      throw new Error(`txlake ingest failed: ${ingest.stderrTail.trim().split('\n').at(-1)}`);
-    await fs.rm(csv, { force: true });
-    const keys = await sampleKeys(lake);
-    const userPaths = keys.users.map((u) => `/api/v1/data/transactions/${u}`);
-    const netPaths = keys.codes.map((c) => `/api/v1/data/netAmount/${c}`);
-
-    const port = await freePort();
-    const started = performance.now();
-    const server = spawn(
-      path.join(root, 'bin', 'txlake'),
-      ['serve', '--lake', lake, '--port', String(port), '--log-level', 'warn'],
-      { cwd: root, stdio: 'ignore' },
-    );
-    children.push(server);
-    await waitFor(`http://127.0.0.1:${port}/readyz`, 600_000);
-    const readySeconds = (performance.now() - started) / 1000;
-    log(`txlake ready in ${readySeconds.toFixed(2)} s`);
-
-    const endpoints: EndpointResult[] = [];
-    for (const [endpoint, paths] of [
-      ['transactions', userPaths],
-      ['netAmount', netPaths],
-    ] as const) {
-      const bytes = await typicalBytes(port, paths);
-      const floorPort = await freePort();
-      const floor = startFloor(floorPort, bytes);
-      children.push(floor);
-      await waitFor(`http://127.0.0.1:${floorPort}/`, 10_000);
-      log(`${endpoint}: floor (${bytes} B bodies), ${options.seconds} s`);
-      const floorResult = await load(floorPort, ['/'], options.seconds, options.connections);
-      floor.kill('SIGTERM');
-      log(`${endpoint}: txlake, ${options.seconds} s`);
-      const txlakeResult = await load(port, paths, options.seconds, options.connections);
-      endpoints.push({
-        endpoint,
-        typical_body_bytes: bytes,
-        floor: floorResult,
-        txlake: txlakeResult,
-        ratio:
-          Math.round(
-            (1000 * txlakeResult.requests_per_second) / Math.max(1, floorResult.requests_per_second),
-          ) / 1000,
+  return withWorkDirectory('txlake-bench-serve-', options, async (work) => {
+    const children: ChildProcess[] = [];
+    try {
+      const csv = path.join(work, 'transactions.csv');
+      const lake = path.join(work, 'lake');
+      log(`generating ${options.rows.toLocaleString('en-US')} rows`);
+      await generateTransactionsFile(
+        { rows: options.rows, seed: options.seed, users: defaultUsers(options.rows) },
+        csv,
+      );
+      log('ingesting');
+      const ingest = await measureChild(path.join(root, 'bin', 'txlake'), ['ingest', csv, '--lake', lake], {
+        cwd: root,
       });
+      if (ingest.exitCode !== 0)
+        throw new Error(`txlake ingest failed: ${ingest.stderrTail.trim().split('\n').at(-1)}`);
+      await fs.rm(csv, { force: true });
+      const keys = await sampleKeys(lake);
+      const userPaths = keys.users.map((u) => `/api/v1/data/transactions/${u}`);
+      const netPaths = keys.codes.map((c) => `/api/v1/data/netAmount/${c}`);
+
+      const port = await freePort();
+      const started = performance.now();
+      const server = spawn(
+        path.join(root, 'bin', 'txlake'),
+        ['serve', '--lake', lake, '--port', String(port), '--log-level', 'warn'],
+        { cwd: root, stdio: 'ignore' },
+      );
+      children.push(server);
+      await waitFor(`http://127.0.0.1:${port}/readyz`, 600_000);
+      const readySeconds = (performance.now() - started) / 1000;
+      log(`txlake ready in ${readySeconds.toFixed(2)} s`);
+
+      const endpoints: EndpointResult[] = [];
+      for (const [endpoint, paths] of [
+        ['transactions', userPaths],
+        ['netAmount', netPaths],
+      ] as const) {
+        const bytes = await typicalBytes(port, paths);
+        const floorPort = await freePort();
+        const floor = startFloor(floorPort, bytes);
+        children.push(floor);
+        await waitFor(`http://127.0.0.1:${floorPort}/`, 10_000);
+        log(`${endpoint}: floor (${bytes} B bodies), ${options.seconds} s`);
+        const floorResult = await load(floorPort, ['/'], options.seconds, options.connections);
+        floor.kill('SIGTERM');
+        log(`${endpoint}: txlake, ${options.seconds} s`);
+        const txlakeResult = await load(port, paths, options.seconds, options.connections);
+        endpoints.push({
+          endpoint,
+          typical_body_bytes: bytes,
+          floor: floorResult,
+          txlake: txlakeResult,
+          ratio:
+            Math.round(
+              (1000 * txlakeResult.requests_per_second) / Math.max(1, floorResult.requests_per_second),
+            ) / 1000,
+        });
+      }
+      return {
+        bench: 'serve',
+        rows: options.rows,
+        connections: options.connections,
+        seconds_per_run: options.seconds,
+        ingest_seconds: Math.round(ingest.seconds * 1000) / 1000,
+        ready_seconds: Math.round(readySeconds * 1000) / 1000,
+        rss_bytes: await rssBytes(server.pid),
+        endpoints,
+        target_ratio: SERVE_TARGET_RATIO,
+      };
+    } finally {
+      for (const child of children) child.kill('SIGTERM');
     }
-    return {
-      bench: 'serve',
-      rows: options.rows,
-      connections: options.connections,
-      seconds_per_run: options.seconds,
-      ingest_seconds: Math.round(ingest.seconds * 1000) / 1000,
-      ready_seconds: Math.round(readySeconds * 1000) / 1000,
-      rss_bytes: await rssBytes(server.pid),
-      endpoints,
-      target_ratio: SERVE_TARGET_RATIO,
-    };
-  } finally {
-    for (const child of children) child.kill('SIGTERM');
-    if (!options.keep) await fs.rm(work, { recursive: true, force: true });
-  }
+  });
 }
 
 export function formatServeReport(result: ServeBenchResult): string {

@@ -52,3 +52,13 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
     },
   };
 }
+
+/** Run `work` on a fresh engine and close it afterwards, whatever happens. */
+export async function withEngine<T>(work: (engine: Engine) => Promise<T>, options: EngineOptions = {}): Promise<T> {
+  const engine = await openEngine(options);
+  try {
+    return await work(engine);
+  } finally {
+    engine.close();
+  }
+}

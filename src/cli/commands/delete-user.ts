@@ -26,19 +26,15 @@ until \`txlake vacuum\` removes snapshots past the retention.`,
     )
     .action(async (userText: string, flags: { lake?: string; purge?: boolean; json?: boolean }) => {
       const { deleteUser, parseUserId } = await import('../../lake/erasure.js');
-      const { openEngine } = await import('../../lake/engine.js');
+      const { withEngine } = await import('../../lake/engine.js');
       const userId = parseUserId(userText);
       const layout = new LakeLayout(resolveLakeDir(flags.lake));
-      const engine = await openEngine();
-      let result: Awaited<ReturnType<typeof deleteUser>>;
-      try {
-        result = await deleteUser(layout, userId, engine, {
+      const result = await withEngine((engine) =>
+        deleteUser(layout, userId, engine, {
           purge: flags.purge ?? false,
           notice: printNotice,
-        });
-      } finally {
-        engine.close();
-      }
+        }),
+      );
       const purged = result.purged;
       if (flags.json) {
         process.stdout.write(

@@ -14,13 +14,7 @@ const LAKE_HELP = `lake directory (env TXLAKE_LAKE, default ${DEFAULTS.lake})`;
 async function withEngine<T>(
   work: (engine: import('../../lake/engine.js').Engine) => Promise<T>,
 ): Promise<T> {
-  const { openEngine } = await import('../../lake/engine.js');
-  const engine = await openEngine();
-  try {
-    return await work(engine);
-  } finally {
-    engine.close();
-  }
+  return (await import('../../lake/engine.js')).withEngine(work);
 }
 
 export function registerHistory(program: Command): void {
