@@ -1,7 +1,8 @@
 // The storage backend seen by the HTTP layer: a store hands out immutable snapshot views, and a request is
 // answered entirely from the one view it took, so a snapshot swap never mixes two versions in an answer.
 
-import type { DailyMerchantSums, StoredTransaction } from '../domain/v1.js';
+import type { DailyMerchantSums } from '../domain/v1.js';
+import type { TransactionColumns } from '../domain/v1-json.js';
 
 export const BACKEND_KINDS = ['embedded'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
@@ -14,10 +15,23 @@ export interface SnapshotView {
   readonly created: string;
   /** Number of transactions in the snapshot. */
   readonly rows: number;
-  /** Every transaction of `userId`, in v1 order (datetime, type, merchant code, amount). */
-  transactionsOfUser(userId: bigint): Promise<StoredTransaction[]>;
+  /** How user lookups are answered from this view, and what its load cost (for logs and /readyz). */
+  readonly lookup: LookupInfo;
+  /** Every transaction of `userId`, in v1 order (datetime, type, merchant code, amount), as columns. */
+  transactionsOfUser(userId: bigint): Promise<TransactionColumns>;
   /** The daily purchase and return sums of a merchant code, days ascending. */
   dailySumsOfMerchant(merchantTypeCode: number): Promise<DailyMerchantSums[]>;
+}
+
+export interface LookupInfo {
+  /** `memory`: an in-memory index; `parquet`: a query over the snapshot's files per lookup. */
+  kind: 'memory' | 'parquet';
+  /** Bytes the in-memory index takes (0 for Parquet lookups). */
+  indexBytes: number;
+  /** Milliseconds the snapshot took to load (index included). */
+  loadMs: number;
+  /** Why an in-memory index was wanted but not built (over its memory budget). */
+  fallback?: string;
 }
 
 export interface TransactionStore {

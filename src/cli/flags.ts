@@ -14,3 +14,27 @@ export function parseIntegerFlag(flag: string, text: string, min: number, max: n
   }
   return value;
 }
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** A memory size flag: bytes, or a number with a unit (`512MB`, `1.5GiB`; units are binary, as DuckDB's). */
+export function parseByteSize(flag: string, text: string): number {
+  const match = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = match ? SIZE_UNITS[(match[2] ?? '').toLowerCase()] : undefined;
+  if (!match || unit === undefined) {
+    throw new TxlakeError('usage', `${flag} must be a size such as 512MB or 2GB, got "${text}"`);
+  }
+  return Math.floor(Number(match[1]) * unit);
+}

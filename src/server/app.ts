@@ -11,6 +11,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { SnapshotView, TransactionStore } from '../backends/store.js';
+import { AnswerCache } from './answer-cache.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { v1Routes } from './routes/v1.js';
@@ -18,6 +19,8 @@ import { v1Routes } from './routes/v1.js';
 declare module 'fastify' {
   interface FastifyInstance {
     store: TransactionStore;
+    /** Recently sent answers of the snapshot being served. */
+    answers: AnswerCache;
     /**
      * The view to answer this request from, with its caching headers set; null when the answer has been
      * sent already (503 before any snapshot, 304 when the client's copy is current).
@@ -32,7 +35,12 @@ export interface AppOptions {
   store: TransactionStore;
   version: string;
   logger?: FastifyServerOptions['logger'];
+  /** Memory for cached answers (JSON text); 0 turns the cache off. */
+  answerCacheBytes?: number;
 }
+
+/** Default answer cache: enough for the hot users and every merchant code of a large lake. */
+export const DEFAULT_ANSWER_CACHE_BYTES = 64 * 1024 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -66,13 +74,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('store', options.store);
+  app.decorate(
+    'answers',
+    new AnswerCache(options.store, options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES),
+  );
   // An answer is a function of the URL and the snapshot, so the snapshot is a strong validator; its commit
   // time is part of the tag because ids start again at 1 in a lake made anew.
   // `private`: personal financial data must not sit in shared caches; `no-cache`: revalidate every time.
+  const etags = new WeakMap<SnapshotView, string>();
+  const etagOf = (view: SnapshotView) => {
+    let etag = etags.get(view);
+    if (etag === undefined) {
+      etag = `"txlake-${view.id}-${Date.parse(view.created).toString(36)}"`;
+      etags.set(view, etag);
+    }
+    return etag;
+  };
   const labelAnswer = (reply: FastifyReply, view: SnapshotView) => {
     reply
       .header('x-txlake-snapshot', String(view.id))
-      .header('etag', `"txlake-${view.id}-${Date.parse(view.created).toString(36)}"`)
+      .header('etag', etagOf(view))
       .header('cache-control', 'private, no-cache');
   };
   app.decorate('labelAnswer', labelAnswer);
@@ -83,15 +104,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return null;
     }
     labelAnswer(reply, view);
-    const etag = reply.getHeader('etag') as string;
-    if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) {
+    if (matchesIfNoneMatch(request.headers['if-none-match'], etagOf(view))) {
       reply.code(304).send();
       return null;
     }
     return view;
   });
-  app.addHook('onSend', async (request, reply) => {
+  // A plain (not async) hook: it runs on every request, and a promise per request is measurable.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
 
   app.setNotFoundHandler((request, reply) => {

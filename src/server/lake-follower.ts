@@ -44,7 +44,22 @@ export class LakeFollower {
     try {
       if (await this.store.refresh()) {
         const view = this.store.current();
-        this.log.info({ snapshot: view?.id, rows: view?.rows }, 'serving snapshot');
+        this.log.info(
+          {
+            snapshot: view?.id,
+            rows: view?.rows,
+            user_lookup: view?.lookup.kind,
+            index_bytes: view?.lookup.indexBytes,
+            load_ms: view?.lookup.loadMs,
+          },
+          'serving snapshot',
+        );
+        if (view?.lookup.fallback) {
+          this.log.warn(
+            { snapshot: view.id, reason: view.lookup.fallback },
+            'user lookups query Parquet files',
+          );
+        }
       }
       this.lastFailure = null;
     } catch (error) {

@@ -1,7 +1,7 @@
 // Running the server: open the store, load the current snapshot, follow new ones, shut down gracefully.
 
 import type { FastifyInstance } from 'fastify';
-import { EmbeddedStore } from '../backends/embedded/embedded-store.js';
+import { EmbeddedStore, type UserLookupKind } from '../backends/embedded/embedded-store.js';
 import type { TransactionStore } from '../backends/store.js';
 import { LakeLayout } from '../lake/layout.js';
 import { buildApp } from './app.js';
@@ -15,6 +15,10 @@ export interface ServeOptions {
   /** How often to look for a new snapshot, in ms. */
   pollIntervalMs?: number;
   logLevel?: string;
+  /** How user lookups are answered (see EmbeddedStoreOptions). */
+  userLookup?: UserLookupKind;
+  indexMemoryBytes?: number;
+  answerCacheBytes?: number;
 }
 
 export interface RunningServer {
@@ -25,10 +29,15 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  const store = await EmbeddedStore.open({ lake: options.lake });
+  const store = await EmbeddedStore.open({
+    lake: options.lake,
+    ...(options.userLookup ? { userLookup: options.userLookup } : {}),
+    ...(options.indexMemoryBytes === undefined ? {} : { indexMemoryBytes: options.indexMemoryBytes }),
+  });
   const app = await buildApp({
     store,
     version: options.version,
+    ...(options.answerCacheBytes === undefined ? {} : { answerCacheBytes: options.answerCacheBytes }),
     logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] },
   });
   app.log.info(

@@ -1,17 +1,21 @@
-// The embedded backend: DuckDB in-process over the lake's Parquet files. User lookups are SQL over the
-// snapshot's sorted files (row-group statistics prune all but a few groups); daily sums are the small
-// per-snapshot file, loaded into memory whole.
+// The embedded backend: DuckDB in-process over the lake's Parquet files. User lookups are answered from an
+// in-memory index of the snapshot (typed arrays, built at load) when it fits the memory budget, else by SQL
+// over the snapshot's sorted files (row-group statistics prune all but a few groups). Daily sums are the
+// small per-snapshot file, loaded into memory whole.
 
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
 import type { TransactionType } from '../../domain/schema.js';
 import { splitEpochMicros } from '../../domain/time.js';
-import { compareV1Order, type DailyMerchantSums, type StoredTransaction } from '../../domain/v1.js';
+import type { DailyMerchantSums } from '../../domain/v1.js';
+import { type TransactionColumns, toTransactionColumns } from '../../domain/v1-json.js';
 import { type Engine, openEngine, sqlString } from '../../lake/engine.js';
 import { LakeLayout } from '../../lake/layout.js';
 import type { SnapshotManifest } from '../../lake/manifest.js';
 import { readCurrentSnapshot } from '../../lake/snapshots.js';
-import type { SnapshotView, TransactionStore } from '../store.js';
+import type { LookupInfo, SnapshotView, TransactionStore } from '../store.js';
+import { INDEX_BYTES_PER_ROW, INDEX_BYTES_PER_USER, UserIndex } from './user-index.js';
 
 /** A small pool of connections: DuckDB runs one query per connection at a time. */
 class ConnectionPool {
@@ -50,24 +54,40 @@ interface DailyRow {
   return_cents: string;
 }
 
+/** How a view finds a user's rows. */
+export type UserLookupKind = 'memory' | 'parquet';
+
 class EmbeddedSnapshotView implements SnapshotView {
   readonly id: number;
   readonly created: string;
   readonly rows: number;
   private readonly statements = new WeakMap<DuckDBConnection, Promise<DuckDBPreparedStatement>>();
 
+  readonly lookup: LookupInfo;
+
   constructor(
     manifest: SnapshotManifest,
     private readonly pool: ConnectionPool,
     private readonly userSql: string,
     private readonly daily: Map<number, DailyMerchantSums[]>,
+    /** The in-memory index, or null when lookups query the Parquet files. */
+    private readonly index: UserIndex | null,
+    loadMs: number,
+    fallback: string | null,
   ) {
     this.id = manifest.id;
     this.created = manifest.created;
     this.rows = manifest.rows;
+    this.lookup = {
+      kind: index ? 'memory' : 'parquet',
+      indexBytes: index?.bytes ?? 0,
+      loadMs,
+      ...(fallback ? { fallback } : {}),
+    };
   }
 
-  transactionsOfUser(userId: bigint): Promise<StoredTransaction[]> {
+  async transactionsOfUser(userId: bigint): Promise<TransactionColumns> {
+    if (this.index) return this.index.lookup(userId);
     return this.pool.use(async (connection) => {
       let statement = this.statements.get(connection);
       if (!statement) {
@@ -84,8 +104,7 @@ class EmbeddedSnapshotView implements SnapshotView {
         amountCents: row.amount_cents,
         ...splitEpochMicros(row.epoch_us),
       }));
-      // v1's order is the domain's to define; a user's rows are few, so sorting them here is cheap.
-      return transactions.sort(compareV1Order);
+      return toTransactionColumns(userId, transactions);
     });
   }
 
@@ -96,8 +115,20 @@ class EmbeddedSnapshotView implements SnapshotView {
 
 export interface EmbeddedStoreOptions {
   lake: string;
-  /** Concurrent DuckDB queries (connections). */
+  /** Concurrent DuckDB queries (connections) for Parquet lookups. */
   connections?: number;
+  /** `memory` (default): index each snapshot in memory, within `indexMemoryBytes`; `parquet`: never. */
+  userLookup?: UserLookupKind;
+  /**
+   * The most memory one snapshot's index may take; a larger snapshot is served by Parquet lookups
+   * instead (slower, never failing). Default: a quarter of the machine's memory.
+   */
+  indexMemoryBytes?: number;
+}
+
+/** The index's memory budget when none is given: a quarter of the machine (a swap briefly holds two). */
+export function defaultIndexMemoryBytes(): number {
+  return Math.floor(os.totalmem() / 4);
 }
 
 export class EmbeddedStore implements TransactionStore {
@@ -109,6 +140,8 @@ export class EmbeddedStore implements TransactionStore {
     private readonly layout: LakeLayout,
     private readonly engine: Engine,
     private readonly pool: ConnectionPool,
+    private readonly userLookup: UserLookupKind,
+    private readonly indexMemoryBytes: number,
   ) {}
 
   static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
@@ -116,7 +149,13 @@ export class EmbeddedStore implements TransactionStore {
     await engine.run('SET parquet_metadata_cache = true');
     const connections: DuckDBConnection[] = [];
     for (let i = 0; i < (options.connections ?? 4); i++) connections.push(await engine.connect());
-    return new EmbeddedStore(new LakeLayout(options.lake), engine, new ConnectionPool(connections));
+    return new EmbeddedStore(
+      new LakeLayout(options.lake),
+      engine,
+      new ConnectionPool(connections),
+      options.userLookup ?? 'memory',
+      options.indexMemoryBytes ?? defaultIndexMemoryBytes(),
+    );
   }
 
   current(): SnapshotView | null {
@@ -132,6 +171,7 @@ export class EmbeddedStore implements TransactionStore {
   }
 
   private async load(): Promise<boolean> {
+    const started = performance.now();
     const manifest = await readCurrentSnapshot(this.layout);
     if (manifest === null || manifest.id === this.view?.id) return false;
     // A snapshot is served only if its files are all there: a missing or cut file would fail requests.
@@ -148,13 +188,26 @@ export class EmbeddedStore implements TransactionStore {
     }
     const daily = await this.loadDailySums(manifest);
     const files = manifest.files.map((f) => sqlString(this.layout.resolve(f.path)));
+    const filesSql = `read_parquet([${files.join(', ')}], hive_partitioning = true, hive_types = {'transaction_type': VARCHAR})`;
     const userSql =
       files.length === 0
         ? 'SELECT NULL::BIGINT AS user_id, NULL AS transaction_type, NULL::INTEGER AS merchant_type_code, NULL::BIGINT AS amount_cents, NULL::BIGINT AS epoch_us WHERE $1::BIGINT IS NULL AND false'
         : `SELECT user_id, transaction_type, merchant_type_code, amount_cents, epoch_us(datetime) AS epoch_us
-           FROM read_parquet([${files.join(', ')}], hive_partitioning = true, hive_types = {'transaction_type': VARCHAR})
-           WHERE user_id = $1`;
-    this.view = new EmbeddedSnapshotView(manifest, this.pool, userSql, daily);
+           FROM ${filesSql} WHERE user_id = $1`;
+    // The estimate counts a user per row: the budget holds whatever the rows-per-user ratio.
+    const estimate = manifest.rows * (INDEX_BYTES_PER_ROW + INDEX_BYTES_PER_USER);
+    const fits = this.userLookup === 'memory' && estimate <= this.indexMemoryBytes;
+    const index = !fits
+      ? null
+      : files.length === 0
+        ? UserIndex.empty()
+        : await this.pool.use((connection) => UserIndex.build(connection, filesSql, manifest.rows));
+    const fallback =
+      this.userLookup === 'memory' && !fits
+        ? `an index of ${manifest.rows} rows may take ${estimate} bytes, over the ${this.indexMemoryBytes}-byte index memory budget`
+        : null;
+    const loadMs = Math.round(performance.now() - started);
+    this.view = new EmbeddedSnapshotView(manifest, this.pool, userSql, daily, index, loadMs, fallback);
     return true;
   }
 

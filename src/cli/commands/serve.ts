@@ -1,8 +1,12 @@
 // `txlake serve`: the HTTP API over the lake, following new snapshots; SIGTERM finishes in-flight requests.
+// With `--workers N` the process becomes a supervisor of N serving processes sharing the port.
 
+import os from 'node:os';
 import type { Command } from 'commander';
+import { TxlakeError } from '../../domain/errors.js';
 import type { ServeOptions } from '../../server/start.js';
 import { DEFAULTS, resolveHost, resolveLakeDir, resolvePort } from '../config.js';
+import { parseByteSize, parseIntegerFlag } from '../flags.js';
 import { packageVersion } from '../version.js';
 
 interface ServeFlags {
@@ -10,6 +14,10 @@ interface ServeFlags {
   host?: string;
   port?: string;
   logLevel: string;
+  workers?: string;
+  userLookup?: string;
+  indexMemory?: string;
+  answerCache?: string;
 }
 
 /** Serve until SIGTERM or SIGINT, then close gracefully. */
@@ -27,6 +35,11 @@ export async function serveUntilSignalled(options: ServeOptions): Promise<void> 
   });
 }
 
+function parseUserLookup(text: string): 'memory' | 'parquet' {
+  if (text === 'memory' || text === 'parquet') return text;
+  throw new TxlakeError('usage', `--user-lookup must be memory or parquet, got "${text}"`);
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -34,14 +47,46 @@ export function registerServe(program: Command): void {
     .option('--lake <dir>', `lake directory (env TXLAKE_LAKE, default ${DEFAULTS.lake})`)
     .option('--host <host>', `address to listen on (env TXLAKE_HOST, default ${DEFAULTS.host})`)
     .option('--port <port>', `port to listen on (env TXLAKE_PORT, default ${DEFAULTS.port})`)
+    .option(
+      '--workers <n>',
+      'serving processes sharing the port; 0 = one per core (env TXLAKE_WORKERS, default 1)',
+    )
+    .option(
+      '--user-lookup <how>',
+      'memory: index each snapshot in memory; parquet: query the files per request (env TXLAKE_USER_LOOKUP, default memory)',
+    )
+    .option(
+      '--index-memory <size>',
+      'largest in-memory index per process; bigger snapshots use parquet lookups (env TXLAKE_INDEX_MEMORY, default 1/4 of RAM)',
+    )
+    .option(
+      '--answer-cache <size>',
+      'memory for recent answers of the current snapshot, 0 = off (env TXLAKE_ANSWER_CACHE, default 64MB)',
+    )
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info')
     .action(async (flags: ServeFlags) => {
-      await serveUntilSignalled({
+      const env = process.env;
+      const workersText = flags.workers ?? env.TXLAKE_WORKERS ?? '1';
+      const requested = parseIntegerFlag('--workers', workersText, 0, 256);
+      const workers = requested === 0 ? os.availableParallelism() : requested;
+      const lookupText = flags.userLookup ?? env.TXLAKE_USER_LOOKUP;
+      const indexText = flags.indexMemory ?? env.TXLAKE_INDEX_MEMORY;
+      const cacheText = flags.answerCache ?? env.TXLAKE_ANSWER_CACHE;
+      const options: ServeOptions = {
         lake: resolveLakeDir(flags.lake),
         host: resolveHost(flags.host),
         port: resolvePort(flags.port),
         version: packageVersion(),
         logLevel: flags.logLevel,
-      });
+        ...(lookupText === undefined ? {} : { userLookup: parseUserLookup(lookupText) }),
+        ...(indexText === undefined ? {} : { indexMemoryBytes: parseByteSize('--index-memory', indexText) }),
+        ...(cacheText === undefined ? {} : { answerCacheBytes: parseByteSize('--answer-cache', cacheText) }),
+      };
+      const { isClusterWorker, runClusterPrimary } = await import('../../server/cluster.js');
+      if (workers > 1 && !isClusterWorker()) {
+        process.exitCode = await runClusterPrimary({ workers, logLevel: flags.logLevel });
+        return;
+      }
+      await serveUntilSignalled(options);
     });
 }

@@ -7,6 +7,11 @@ const Health = Type.Object({
   status: Type.String(),
   snapshot: Type.Union([Type.Integer(), Type.Null()]),
   rows: Type.Optional(Type.Integer()),
+  user_lookup: Type.Optional(
+    Type.Union([Type.Literal('memory'), Type.Literal('parquet')], {
+      description: 'memory: answered from an in-memory index; parquet: the index did not fit its budget',
+    }),
+  ),
 });
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -28,7 +33,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (_request, reply) => {
       const view = app.store.current();
       if (view === null) return reply.code(503).send({ status: 'loading', snapshot: null });
-      return { status: 'ready', snapshot: view.id, rows: view.rows };
+      return { status: 'ready', snapshot: view.id, rows: view.rows, user_lookup: view.lookup.kind };
     },
   );
 };

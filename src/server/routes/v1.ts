@@ -1,10 +1,14 @@
 // API v1, wire-compatible with the old design (SPEC §4): translation between HTTP and the snapshot view.
+// Answers are written as JSON bytes by the domain's v1 writers (the route schemas below describe the same
+// bytes for OpenAPI) and cached per snapshot.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { answerFrom } from '../../backends/store.js';
 import { INT64_MAX, MERCHANT_CODE_MAX } from '../../domain/schema.js';
-import { parseV1Id, toV1DailyNet, toV1Transaction } from '../../domain/v1.js';
+import { parseV1Id } from '../../domain/v1.js';
+import { v1DailyNetJson, v1TransactionsJson } from '../../domain/v1-json.js';
 import {
   ErrorBody,
   MerchantParams,
@@ -12,6 +16,13 @@ import {
   V1DailyNetSchema,
   V1TransactionSchema,
 } from '../schemas/v1.js';
+
+const EMPTY = Buffer.from('[]');
+
+/** Send JSON bytes as they are (Fastify serializes objects only). */
+function sendJson(reply: FastifyReply, body: Buffer): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(body);
+}
 
 export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -33,10 +44,12 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
       if (id === null) return reply.code(400).send({ error: 'userId must be an integer' });
       const view = app.snapshotView(request, reply);
       if (view === null) return reply;
-      if (id === 'absent') return [];
-      const answer = await answerFrom(app.store, view, (v) => v.transactionsOfUser(id));
+      if (id === 'absent') return sendJson(reply, EMPTY);
+      const answer = await answerFrom(app.store, view, (v) =>
+        app.answers.answer(v, `u${id}`, async () => v1TransactionsJson(await v.transactionsOfUser(id))),
+      );
       if (answer.view !== view) app.labelAnswer(reply, answer.view);
-      return answer.value.map(toV1Transaction);
+      return sendJson(reply, answer.value);
     },
   );
 
@@ -58,8 +71,11 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
       if (code === null) return reply.code(400).send({ error: 'merchantTypeCode must be an integer' });
       const view = app.snapshotView(request, reply);
       if (view === null) return reply;
-      if (code === 'absent') return [];
-      return (await view.dailySumsOfMerchant(Number(code))).map(toV1DailyNet);
+      if (code === 'absent') return sendJson(reply, EMPTY);
+      const body = await app.answers.answer(view, `m${code}`, async () =>
+        v1DailyNetJson(await view.dailySumsOfMerchant(Number(code))),
+      );
+      return sendJson(reply, body);
     },
   );
 };

@@ -1,0 +1,55 @@
+// Recently sent answers, kept as their JSON bytes for the snapshot being served. An answer is a function of
+// the URL and the snapshot alone, so a cached body is exact until the next snapshot; the cache empties
+// itself when the store swaps one in. Least recently used bodies go first once `maxBytes` is reached.
+
+import type { SnapshotView, TransactionStore } from '../backends/store.js';
+
+export class AnswerCache {
+  private view: SnapshotView | null = null;
+  private readonly bodies = new Map<string, Buffer>();
+  private bytes = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly store: TransactionStore,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** The body of `key` on `view`: cached, or computed (and cached when `view` is the store's current one). */
+  async answer(view: SnapshotView, key: string, compute: () => Promise<Buffer>): Promise<Buffer> {
+    if (this.maxBytes <= 0) return compute();
+    if (view !== this.view) {
+      // A request that began on an older view computes its answer without touching the newer cache.
+      if (view !== this.store.current()) return compute();
+      this.view = view;
+      this.bodies.clear();
+      this.bytes = 0;
+    }
+    const cached = this.bodies.get(key);
+    if (cached !== undefined) {
+      this.hits++;
+      // Re-inserted to mark it recently used: a Map iterates in insertion order, oldest first.
+      this.bodies.delete(key);
+      this.bodies.set(key, cached);
+      return cached;
+    }
+    this.misses++;
+    const body = await compute();
+    // Not kept: an answer of a view swapped out meanwhile, one computed twice concurrently, or a huge one.
+    if (view !== this.view || this.bodies.has(key) || body.length > this.maxBytes / 8) return body;
+    // A copy of its own: the body may be a window on a larger scratch buffer.
+    this.bodies.set(key, Buffer.from(body));
+    this.bytes += body.length;
+    for (const [oldKey, oldBody] of this.bodies) {
+      if (this.bytes <= this.maxBytes) break;
+      this.bodies.delete(oldKey);
+      this.bytes -= oldBody.length;
+    }
+    return body;
+  }
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.bodies.size, bytes: this.bytes };
+  }
+}
