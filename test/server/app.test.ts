@@ -123,9 +123,9 @@ describe('with snapshots', () => {
   });
 
   it.each([
-    ['/api/v1/data/transactions/' + '9'.repeat(300), 200, '[]'],
-    ['/api/v1/data/netAmount/' + '0'.repeat(200) + '5411', 200, null],
-    ['/api/v1/data/transactions/' + 'x'.repeat(300), 400, '{"error":"userId must be an integer"}'],
+    [`/api/v1/data/transactions/${'9'.repeat(300)}`, 200, '[]'],
+    [`/api/v1/data/netAmount/${'0'.repeat(200)}5411`, 200, null],
+    [`/api/v1/data/transactions/${'x'.repeat(300)}`, 400, '{"error":"userId must be an integer"}'],
     ['/api/v1/data/transactions/%zz', 400, '{"error":"userId must be an integer"}'],
     ['/api/v1/data/transactions/%E0%A4', 400, '{"error":"userId must be an integer"}'],
     ['/api/v1/data/netAmount/%zz', 400, '{"error":"merchantTypeCode must be an integer"}'],
@@ -139,7 +139,7 @@ describe('with snapshots', () => {
   it.each([
     '/api/v1/data/transactions/%ZZ',
     '/api/v1/data/transactions/%00',
-    '/api/v1/data/transactions/' + '9'.repeat(5000),
+    `/api/v1/data/transactions/${'9'.repeat(5000)}`,
     '/api/v1/data/netAmount/%E2%82%AC',
     '/api/v1/data/netAmount/00000000000000000005411',
     '/api/v1/data/transactions/7?x=%ZZ',
