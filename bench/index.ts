@@ -12,6 +12,7 @@ export {
   formatServeReport,
   runServeBench,
   SERVE_TARGET_RATIO,
+  SERVE_VARIANTS,
   type ServeBenchOptions,
   type ServeBenchResult,
 } from './serve.js';

@@ -163,3 +163,26 @@ export async function withWorkDirectory<T>(
     if (!options.keep) await fs.rm(directory, { recursive: true, force: true });
   }
 }
+
+/** The resident memory now (VmRSS) of `pid` and all its descendants, summed; null without /proc. */
+export async function treeRssBytes(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  let total = 0;
+  let seen = false;
+  const pending = [pid];
+  while (pending.length > 0) {
+    const next = pending.pop() as number;
+    try {
+      const status = await fs.readFile(`/proc/${next}/status`, 'latin1');
+      const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+      if (match) {
+        total += Number(match[1]) * 1024;
+        seen = true;
+      }
+    } catch {
+      // gone meanwhile, or not Linux
+    }
+    pending.push(...(await readChildren(next)));
+  }
+  return seen ? total : null;
+}

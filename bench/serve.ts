@@ -12,9 +12,20 @@ import { sqlString, withEngine } from '../src/lake/engine.js';
 import { LakeLayout } from '../src/lake/layout.js';
 import { readCurrentSnapshot } from '../src/lake/snapshots.js';
 import { defaultUsers, generateTransactionsFile } from '../src/sample/generator.js';
-import { formatBytes, measureChild, packageRoot, withWorkDirectory } from './measure.js';
+import { formatBytes, measureChild, packageRoot, treeRssBytes, withWorkDirectory } from './measure.js';
 
 export const SERVE_TARGET_RATIO = 0.5;
+
+/** The servers a run compares; `naive` is the baseline the performance issue names. */
+export const SERVE_VARIANTS = {
+  /** One DuckDB query per user request over the snapshot's Parquet files, no answer cache. */
+  naive: ['--user-lookup', 'parquet', '--answer-cache', '0'],
+  /** The default: in-memory index and answer cache, one process. */
+  txlake: [],
+  /** The default on every core (`--workers 0`). */
+  workers: ['--workers', '0'],
+} as const satisfies Record<string, readonly string[]>;
+export type ServeVariant = keyof typeof SERVE_VARIANTS;
 
 export interface ServeBenchOptions {
   rows: number;
@@ -22,6 +33,7 @@ export interface ServeBenchOptions {
   /** Seconds of load per measurement. */
   seconds: number;
   connections: number;
+  variants?: ServeVariant[];
   dir?: string;
   keep?: boolean;
   log?: (line: string) => void;
@@ -37,10 +49,27 @@ export interface LoadResult {
 
 export interface EndpointResult {
   endpoint: 'transactions' | 'netAmount';
-  typical_body_bytes: number;
-  floor: LoadResult;
-  txlake: LoadResult;
+  load: LoadResult;
+  /** requests/s over the floor's for the same endpoint in this run. */
   ratio: number;
+}
+
+/** Load on the transactions endpoint while a commit makes the server load and swap in a new snapshot. */
+export interface SwapResult {
+  load: LoadResult;
+  /** Seconds from the commit's end to the server answering from the new snapshot (null: not within the run). */
+  visible_after_seconds: number | null;
+}
+
+export interface VariantResult {
+  variant: ServeVariant;
+  args: readonly string[];
+  ready_seconds: number;
+  /** Resident memory of the server's processes after the load (all workers summed). */
+  rss_bytes: number | null;
+  rss_bytes_per_row: number | null;
+  endpoints: EndpointResult[];
+  swap: SwapResult | null;
 }
 
 export interface ServeBenchResult {
@@ -49,9 +78,8 @@ export interface ServeBenchResult {
   connections: number;
   seconds_per_run: number;
   ingest_seconds: number;
-  ready_seconds: number;
-  rss_bytes: number | null;
-  endpoints: EndpointResult[];
+  floors: Array<{ endpoint: 'transactions' | 'netAmount'; typical_body_bytes: number; load: LoadResult }>;
+  variants: VariantResult[];
   target_ratio: number;
 }
 
@@ -76,17 +104,6 @@ async function waitFor(url: string, deadlineMs: number): Promise<void> {
     }
     if (Date.now() > deadline) throw new Error(`${url} did not answer within ${deadlineMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function rssBytes(pid: number | undefined): Promise<number | null> {
-  if (pid === undefined) return null;
-  try {
-    const status = await fs.readFile(`/proc/${pid}/status`, 'latin1');
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-    return match ? Number(match[1]) * 1024 : null;
-  } catch {
-    return null;
   }
 }
 
@@ -154,13 +171,81 @@ async function typicalBytes(port: number, paths: string[]): Promise<number> {
   return Math.max(2, Math.round(total / Math.max(1, sample.length)));
 }
 
+/** The snapshot id a server answers from (null before it has one or when it does not answer). */
+async function servedSnapshot(port: number): Promise<number | null> {
+  try {
+    const body = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as {
+      snapshot?: number | null;
+    };
+    return body.snapshot ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Load the transactions endpoint for `seconds` while, one second in, `commit` makes a new snapshot; the
+ * server has to load and swap it in under that load.
+ */
+async function loadDuringSwap(
+  port: number,
+  paths: string[],
+  seconds: number,
+  connections: number,
+  commit: () => Promise<number>,
+): Promise<SwapResult> {
+  const before = await servedSnapshot(port);
+  const loading = load(port, paths, seconds, connections);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const committed = await commit();
+  const committedAt = performance.now();
+  let visibleAfter: number | null = null;
+  const deadline = committedAt + (seconds - 1) * 1000;
+  while (performance.now() < deadline) {
+    const served = await servedSnapshot(port);
+    if (served !== null && served !== before && served >= committed) {
+      visibleAfter = (performance.now() - committedAt) / 1000;
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return {
+    load: await loading,
+    visible_after_seconds: visibleAfter === null ? null : Math.round(visibleAfter * 1000) / 1000,
+  };
+}
+
+function startServer(root: string, lake: string, port: number, args: readonly string[]): ChildProcess {
+  return spawn(
+    path.join(root, 'bin', 'txlake'),
+    ['serve', '--lake', lake, '--port', String(port), '--log-level', 'warn', ...args],
+    { cwd: root, stdio: 'ignore' },
+  );
+}
+
+/** Stop a server and wait for its exit (workers included), so the next one has the machine to itself. */
+function stopServer(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.kill('SIGKILL'), 15_000);
+    server.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.kill('SIGTERM');
+  });
+}
+
 export async function runServeBench(options: ServeBenchOptions): Promise<ServeBenchResult> {
   const log = options.log ?? (() => {});
   const root = packageRoot();
+  const variants = options.variants ?? (Object.keys(SERVE_VARIANTS) as ServeVariant[]);
+  const txlake = path.join(root, 'bin', 'txlake');
   return withWorkDirectory('txlake-bench-serve-', options, async (work) => {
     const children: ChildProcess[] = [];
     try {
       const csv = path.join(work, 'transactions.csv');
+      const appendCsv = path.join(work, 'append.csv');
       const lake = path.join(work, 'lake');
       log(`generating ${options.rows.toLocaleString('en-US')} rows`);
       await generateTransactionsFile(
@@ -168,52 +253,95 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
         csv,
       );
       log('ingesting');
-      const ingest = await measureChild(path.join(root, 'bin', 'txlake'), ['ingest', csv, '--lake', lake], {
-        cwd: root,
-      });
+      const ingest = await measureChild(txlake, ['ingest', csv, '--lake', lake], { cwd: root });
       if (ingest.exitCode !== 0)
         throw new Error(`txlake ingest failed: ${ingest.stderrTail.trim().split('\n').at(-1)}`);
       await fs.rm(csv, { force: true });
       const keys = await sampleKeys(lake);
-      const userPaths = keys.users.map((u) => `/api/v1/data/transactions/${u}`);
-      const netPaths = keys.codes.map((c) => `/api/v1/data/netAmount/${c}`);
+      const paths = {
+        transactions: keys.users.map((u) => `/api/v1/data/transactions/${u}`),
+        netAmount: keys.codes.map((c) => `/api/v1/data/netAmount/${c}`),
+      };
 
-      const port = await freePort();
-      const started = performance.now();
-      const server = spawn(
-        path.join(root, 'bin', 'txlake'),
-        ['serve', '--lake', lake, '--port', String(port), '--log-level', 'warn'],
-        { cwd: root, stdio: 'ignore' },
-      );
-      children.push(server);
-      await waitFor(`http://127.0.0.1:${port}/readyz`, 600_000);
-      const readySeconds = (performance.now() - started) / 1000;
-      log(`txlake ready in ${readySeconds.toFixed(2)} s`);
+      // The floors first, each alone on the machine, with bodies as large as the typical answers (every
+      // variant answers the same bytes; a default server is started once to measure them).
+      const floors: ServeBenchResult['floors'] = [];
+      {
+        const port = await freePort();
+        const server = startServer(root, lake, port, []);
+        children.push(server);
+        await waitFor(`http://127.0.0.1:${port}/readyz`, 1_800_000);
+        const sizes = {
+          transactions: await typicalBytes(port, paths.transactions),
+          netAmount: await typicalBytes(port, paths.netAmount),
+        };
+        await stopServer(server);
+        for (const endpoint of ['transactions', 'netAmount'] as const) {
+          const floorPort = await freePort();
+          const floor = startFloor(floorPort, sizes[endpoint]);
+          children.push(floor);
+          await waitFor(`http://127.0.0.1:${floorPort}/`, 10_000);
+          log(`${endpoint}: floor (${sizes[endpoint]} B bodies), ${options.seconds} s`);
+          floors.push({
+            endpoint,
+            typical_body_bytes: sizes[endpoint],
+            load: await load(floorPort, ['/'], options.seconds, options.connections),
+          });
+          await stopServer(floor);
+        }
+      }
 
-      const endpoints: EndpointResult[] = [];
-      for (const [endpoint, paths] of [
-        ['transactions', userPaths],
-        ['netAmount', netPaths],
-      ] as const) {
-        const bytes = await typicalBytes(port, paths);
-        const floorPort = await freePort();
-        const floor = startFloor(floorPort, bytes);
-        children.push(floor);
-        await waitFor(`http://127.0.0.1:${floorPort}/`, 10_000);
-        log(`${endpoint}: floor (${bytes} B bodies), ${options.seconds} s`);
-        const floorResult = await load(floorPort, ['/'], options.seconds, options.connections);
-        floor.kill('SIGTERM');
-        log(`${endpoint}: txlake, ${options.seconds} s`);
-        const txlakeResult = await load(port, paths, options.seconds, options.connections);
-        endpoints.push({
-          endpoint,
-          typical_body_bytes: bytes,
-          floor: floorResult,
-          txlake: txlakeResult,
-          ratio:
-            Math.round(
-              (1000 * txlakeResult.requests_per_second) / Math.max(1, floorResult.requests_per_second),
-            ) / 1000,
+      const results: VariantResult[] = [];
+      let appended = 0;
+      for (const variant of variants) {
+        const args = SERVE_VARIANTS[variant];
+        const port = await freePort();
+        const started = performance.now();
+        const server = startServer(root, lake, port, args);
+        children.push(server);
+        await waitFor(`http://127.0.0.1:${port}/readyz`, 1_800_000);
+        const readySeconds = (performance.now() - started) / 1000;
+        log(`${variant}: ready in ${readySeconds.toFixed(2)} s`);
+        const endpoints: EndpointResult[] = [];
+        for (const floor of floors) {
+          log(`${variant}: ${floor.endpoint}, ${options.seconds} s`);
+          const result = await load(port, paths[floor.endpoint], options.seconds, options.connections);
+          endpoints.push({
+            endpoint: floor.endpoint,
+            load: result,
+            ratio:
+              Math.round((1000 * result.requests_per_second) / Math.max(1, floor.load.requests_per_second)) /
+              1000,
+          });
+        }
+        const rss = await treeRssBytes(server.pid);
+        let swap: SwapResult | null = null;
+        if (variant !== 'naive') {
+          // A real commit under load: a small append, which the server must index anew (all rows).
+          appended++;
+          await generateTransactionsFile(
+            { rows: 10_000, seed: options.seed + appended, users: 100 },
+            appendCsv,
+          );
+          const seconds = Math.ceil(options.seconds + 2 + readySeconds * 2);
+          log(`${variant}: transactions during a snapshot swap, ${seconds} s`);
+          swap = await loadDuringSwap(port, paths.transactions, seconds, options.connections, async () => {
+            const run = await measureChild(txlake, ['ingest', appendCsv, '--lake', lake, '--json'], {
+              cwd: root,
+            });
+            if (run.exitCode !== 0) throw new Error(`append failed: ${run.stderrTail.trim()}`);
+            return (JSON.parse(run.stdout) as { snapshot: number }).snapshot;
+          });
+        }
+        await stopServer(server);
+        results.push({
+          variant,
+          args,
+          ready_seconds: Math.round(readySeconds * 1000) / 1000,
+          rss_bytes: rss,
+          rss_bytes_per_row: rss === null ? null : Math.round(rss / options.rows),
+          endpoints,
+          swap,
         });
       }
       return {
@@ -222,9 +350,8 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
         connections: options.connections,
         seconds_per_run: options.seconds,
         ingest_seconds: Math.round(ingest.seconds * 1000) / 1000,
-        ready_seconds: Math.round(readySeconds * 1000) / 1000,
-        rss_bytes: await rssBytes(server.pid),
-        endpoints,
+        floors,
+        variants: results,
         target_ratio: SERVE_TARGET_RATIO,
       };
     } finally {
@@ -233,23 +360,43 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
   });
 }
 
+function loadColumns(name: string, r: LoadResult, extra = ''): string {
+  return (
+    `  ${name.padEnd(30)}  ${String(r.requests_per_second).padStart(8)}  ${String(r.p50_ms).padStart(6)}  ` +
+    `${String(r.p99_ms).padStart(6)}  ${String(r.errors + r.non_2xx).padStart(6)}${extra}`
+  );
+}
+
 export function formatServeReport(result: ServeBenchResult): string {
   const lines = [
     `serve benchmark: ${result.rows.toLocaleString('en-US')} rows, ${result.connections} connections, ` +
-      `${result.seconds_per_run} s per run; ready in ${result.ready_seconds} s, RSS ${formatBytes(result.rss_bytes)}`,
-    '  endpoint        server       req/s     p50 ms   p99 ms   errors  non-2xx',
+      `${result.seconds_per_run} s per run, autocannon on 127.0.0.1`,
+    `  ${'endpoint / server'.padEnd(30)}  ${'req/s'.padStart(8)}  ${'p50 ms'.padStart(6)}  ${'p99 ms'.padStart(6)}  ${'errors'.padStart(6)}  ratio to floor`,
   ];
-  for (const e of result.endpoints) {
-    for (const [name, r] of [
-      [`floor (${e.typical_body_bytes} B)`, e.floor],
-      ['txlake', e.txlake],
-    ] as const) {
-      lines.push(
-        `  ${e.endpoint.padEnd(14)}  ${name.padEnd(11)}  ${String(r.requests_per_second).padStart(9)}  ` +
-          `${String(r.p50_ms).padStart(7)}  ${String(r.p99_ms).padStart(7)}  ${String(r.errors).padStart(7)}  ${String(r.non_2xx).padStart(7)}`,
-      );
+  for (const floor of result.floors) {
+    lines.push(loadColumns(`${floor.endpoint}: node:http floor (${floor.typical_body_bytes} B)`, floor.load));
+    for (const v of result.variants) {
+      const e = v.endpoints.find((x) => x.endpoint === floor.endpoint);
+      if (e) lines.push(loadColumns(`${floor.endpoint}: ${v.variant}`, e.load, `  ${e.ratio.toFixed(3)}`));
     }
-    lines.push(`  ${e.endpoint.padEnd(14)}  ratio txlake/floor ${e.ratio} (target ≥ ${result.target_ratio})`);
   }
+  for (const v of result.variants) {
+    if (v.swap)
+      lines.push(
+        loadColumns(
+          `transactions during swap: ${v.variant}`,
+          v.swap.load,
+          `  visible ${v.swap.visible_after_seconds ?? 'not within the run'} s after the commit`,
+        ),
+      );
+  }
+  lines.push('  server     ready s     RSS        bytes/row   flags');
+  for (const v of result.variants) {
+    lines.push(
+      `  ${v.variant.padEnd(9)}  ${String(v.ready_seconds).padStart(8)}  ${formatBytes(v.rss_bytes).padStart(10)}  ` +
+        `${String(v.rss_bytes_per_row ?? 'n/a').padStart(9)}   ${v.args.join(' ') || '(defaults)'}`,
+    );
+  }
+  lines.push(`  target: ratio ≥ ${result.target_ratio} on each endpoint, zero errors`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,7 @@
 // Effective configuration, in one typed place: flags > environment > defaults.
 
 import { TxlakeError } from '../domain/errors.js';
+import { parseByteSize } from './flags.js';
 
 export const DEFAULTS = {
   lake: './lake',
@@ -28,4 +29,25 @@ function parsePort(text: string): number {
     throw new TxlakeError('usage', `port must be an integer from 0 to 65535, got "${text}"`);
   }
   return port;
+}
+
+/** The smallest engine memory limit an ingest accepts (below it DuckDB fails on its own working buffers). */
+export const MIN_INGEST_MEMORY_LIMIT_BYTES = 128 * 1024 ** 2;
+
+/**
+ * The ingest engine's memory limit in bytes: `--memory-limit`, else `TXLAKE_MEMORY_LIMIT`, else undefined
+ * (the ingest's default: half of RAM, at most 4 GiB). A bad or too small size is a usage error naming its origin.
+ */
+export function resolveIngestMemoryLimit(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): number | undefined {
+  const origin = flag !== undefined ? '--memory-limit' : 'TXLAKE_MEMORY_LIMIT';
+  const text = flag ?? env.TXLAKE_MEMORY_LIMIT;
+  if (text === undefined || (flag === undefined && text.trim() === '')) return undefined;
+  const bytes = parseByteSize(origin, text);
+  if (bytes < MIN_INGEST_MEMORY_LIMIT_BYTES) {
+    throw new TxlakeError('usage', `${origin} must be at least 128MB, got "${text}"`);
+  }
+  return bytes;
 }

@@ -2,12 +2,13 @@
 // sorted, partitioned Parquet → one atomic snapshot. Either the whole ingest is committed or nothing is.
 
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { TxlakeError } from '../domain/errors.js';
 import type { PartitionScheme } from '../domain/schema.js';
 import { commitSnapshot } from '../lake/commit.js';
 import { writeDailySums, writeDataFiles } from '../lake/data-writer.js';
-import { type Engine, openEngine } from '../lake/engine.js';
+import { type Engine, openEngine, sqlString } from '../lake/engine.js';
 import { faultPoint } from '../lake/fault-points.js';
 import { LakeLayout, newWriteId } from '../lake/layout.js';
 import { acquireWriterLock } from '../lake/lock.js';
@@ -28,6 +29,7 @@ import {
   hasMixedLineEndsError,
   needsSequentialScan,
   STAGED_TABLE,
+  type StagedStorage,
   stageSourceSql,
   VALID_ROWS,
 } from './staging.js';
@@ -47,6 +49,48 @@ export interface IngestOptions {
   rejectsFile?: string;
   /** Called with one line per noteworthy event (skipped source, recovered lock, extra columns). */
   onNotice?: (message: string) => void;
+  /**
+   * The engine's memory limit in bytes (default: `defaultIngestMemoryLimit()`); beyond it the engine spills
+   * to the staging directory, so the peak RSS stays near this plus a few hundred MB.
+   */
+  memoryLimitBytes?: number;
+  /** Where the validated rows wait for the write: `auto` (default) picks by the sources' size. */
+  staging?: StagedStorage | 'auto';
+}
+
+/** The default engine memory limit of an ingest is half of the RAM, and at most this. */
+export const MAX_DEFAULT_INGEST_MEMORY_BYTES = 4 * 1024 ** 3;
+/** The smallest memory limit an ingest accepts: below it the engine fails on its own working buffers. */
+export const MIN_INGEST_MEMORY_BYTES = 128 * 1024 ** 2;
+
+/**
+ * Half of the RAM, capped at 4 GiB: enough to validate and sort 10M rows without spilling, and a 100M-row
+ * file stays well under 6 GB of RSS (the engine's allocations beyond its limit and Node's heap come on top).
+ */
+export function defaultIngestMemoryLimit(totalMemoryBytes: number = os.totalmem()): number {
+  return Math.max(
+    MIN_INGEST_MEMORY_BYTES,
+    Math.min(Math.floor(totalMemoryBytes / 2), MAX_DEFAULT_INGEST_MEMORY_BYTES),
+  );
+}
+
+/** Bytes a staged row takes in an in-memory table (measured: 101 at 10M rows), with a margin. */
+const IN_MEMORY_BYTES_PER_STAGED_ROW = 110;
+/** A CSV usually shrinks 4–6 times in gzip: the rows of a .csv.gz are estimated from its size times this. */
+const GZIP_EXPANSION = 5;
+
+/**
+ * Stage in memory when the estimated staged table takes at most a third of the memory limit (the rest is for
+ * the sort of the write); otherwise on disk, in a compressed database file of the staging directory, rather
+ * than letting the engine spill an uncompressed table of gigabytes.
+ */
+export function chooseStagedStorage(sources: readonly Source[], memoryLimitBytes: number): StagedStorage {
+  const rows = sources.reduce(
+    (sum, s) =>
+      sum + (s.bytes * (s.compression === 'gzip' ? GZIP_EXPANSION : 1)) / Math.max(1, s.sampledBytesPerRow),
+    0,
+  );
+  return rows * IN_MEMORY_BYTES_PER_STAGED_ROW <= memoryLimitBytes / 3 ? 'memory' : 'disk';
 }
 
 /** Too many rejected rows: a TxlakeError that also carries the summary, so `--json` can still print it. */
@@ -98,8 +142,26 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     if (toIngest.length === 0) return summarize(outcomes, parent?.id ?? null, false, clock);
 
     await fs.mkdir(stagingDir, { recursive: true });
-    const activeEngine = await openEngine({ tempDirectory: path.join(stagingDir, 'spill') });
+    const memoryLimitBytes = options.memoryLimitBytes ?? defaultIngestMemoryLimit();
+    const activeEngine = await openEngine({
+      tempDirectory: path.join(stagingDir, 'spill'),
+      memoryLimitBytes,
+    });
     engine = activeEngine;
+    const storage =
+      !options.staging || options.staging === 'auto'
+        ? chooseStagedStorage(
+            toIngest.map((t) => t.source),
+            memoryLimitBytes,
+          )
+        : options.staging;
+    if (storage === 'disk') {
+      // The staging database becomes the current catalog: the staged table (and the write's sorted copy, for a
+      // date partition level) go there. It lives in the staging directory and goes with it.
+      await activeEngine.run(
+        `ATTACH ${sqlString(path.join(stagingDir, 'staged.duckdb'))} AS txlake_staging; USE txlake_staging`,
+      );
+    }
     if (process.stderr.isTTY) {
       await activeEngine.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
     }
@@ -109,7 +171,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         withProgress(
           activeEngine.connection,
           { label: `validating ${source.label}`, estimatedRows: source.bytes / source.sampledBytesPerRow },
-          () => stage(activeEngine, source, index, stagingDir, notice),
+          () => stage(activeEngine, source, index, stagingDir, storage, notice),
         ),
       );
       await sha256; // a corrupt source stops here, before any rejects are described
@@ -187,6 +249,7 @@ async function stage(
   original: Source,
   index: number,
   stagingDir: string,
+  storage: StagedStorage,
   notice: (message: string) => void,
 ): Promise<StagedSource> {
   let source = original;
@@ -197,14 +260,14 @@ async function stage(
   if (original.mixedLineEnds) await normalize();
   for (;;) {
     try {
-      await engine.run(stageSourceSql(source, index, index === 0));
+      await engine.run(stageSourceSql(source, index, index === 0, { parallel: true }, storage));
       return { source, sequential: false };
     } catch (error) {
       if (hasMixedLineEndsError(error) && source === original) {
         await normalize();
       } else if (needsSequentialScan(error)) {
         notice(`${original.label}: quoted fields span several lines; reading it sequentially`);
-        await engine.run(stageSourceSql(source, index, index === 0, { parallel: false }));
+        await engine.run(stageSourceSql(source, index, index === 0, { parallel: false }, storage));
         return { source, sequential: true };
       } else {
         throw error;

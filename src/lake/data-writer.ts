@@ -78,8 +78,10 @@ export async function writeDataFiles(engine: Engine, layout: LakeLayout, request
   let groups: PartitionGroup[] = TRANSACTION_TYPES.map((type) => ({ transaction_type: type, period: null }));
   if (period) {
     source = 'partition_sorted';
+    // Not TEMP: the table goes to the current catalog, which is the staging database file for an ingest
+    // larger than memory (and in memory otherwise).
     await engine.run(
-      `CREATE OR REPLACE TEMP TABLE ${source} AS
+      `CREATE OR REPLACE TABLE ${source} AS
        SELECT transaction_type::VARCHAR AS transaction_type, ${period.sql} AS period,
          user_id, merchant_type_code, amount_cents, datetime
        FROM ${request.rows} ORDER BY transaction_type, period, user_id, datetime`,

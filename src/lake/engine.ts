@@ -7,6 +7,11 @@ export interface EngineOptions {
   threads?: number;
   /** Where DuckDB spills sorts and large tables beyond its memory limit. */
   tempDirectory?: string;
+  /**
+   * DuckDB's memory limit in bytes (its buffer pool: tables, sorts, hash tables); beyond it DuckDB spills
+   * to `tempDirectory`. Omitted, DuckDB's default applies (80% of RAM).
+   */
+  memoryLimitBytes?: number;
 }
 
 export interface Engine {
@@ -28,6 +33,7 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   const config: Record<string, string> = {};
   if (options.threads) config.threads = String(options.threads);
   if (options.tempDirectory) config.temp_directory = options.tempDirectory;
+  if (options.memoryLimitBytes) config.memory_limit = `${Math.max(1, Math.floor(options.memoryLimitBytes / 1024 ** 2))}MiB`;
   const instance = await DuckDBInstance.create(':memory:', config);
   const connection = await instance.connect();
   // Day boundaries and timestamp casts are UTC whatever the machine's zone.

@@ -15,6 +15,7 @@ import { LakeLayout } from '../../lake/layout.js';
 import type { SnapshotManifest } from '../../lake/manifest.js';
 import { readCurrentSnapshot } from '../../lake/snapshots.js';
 import type { LookupInfo, SnapshotView, TransactionStore } from '../store.js';
+import { buildUserIndexInWorker } from './index-worker.js';
 import { INDEX_BYTES_PER_ROW, INDEX_BYTES_PER_USER, UserIndex } from './user-index.js';
 
 /** A small pool of connections: DuckDB runs one query per connection at a time. */
@@ -201,7 +202,7 @@ export class EmbeddedStore implements TransactionStore {
       ? null
       : files.length === 0
         ? UserIndex.empty()
-        : await this.pool.use((connection) => UserIndex.build(connection, filesSql, manifest.rows));
+        : await buildUserIndexInWorker({ filesSql, rows: manifest.rows });
     const fallback =
       this.userLookup === 'memory' && !fits
         ? `an index of ${manifest.rows} rows may take ${estimate} bytes, over the ${this.indexMemoryBytes}-byte index memory budget`

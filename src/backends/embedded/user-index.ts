@@ -14,9 +14,15 @@ import { dollarsAsDouble } from '../../domain/v1-json.js';
 export const INDEX_BYTES_PER_ROW = 8 + 8 + 2;
 export const INDEX_BYTES_PER_USER = 8 + 4;
 
-const TWO_POW_32 = 2 ** 32;
-/** An int64's high word within ±2^20 means the value is within ±2^52: exact as a double, fast path. */
-const SMALL_HIGH_WORD = 2 ** 20;
+/** The index's arrays, as a worker thread hands them over (the buffers are transferred, not copied). */
+export interface UserIndexParts {
+  users: BigInt64Array;
+  starts: Uint32Array;
+  dollars: Float64Array;
+  largeDollars: ReadonlyMap<number, bigint> | null;
+  epochSecond: Float64Array;
+  merchantTypeCode: Uint16Array;
+}
 
 export class UserIndex {
   private constructor(
@@ -29,6 +35,28 @@ export class UserIndex {
     private readonly epochSecond: Float64Array,
     private readonly merchantTypeCode: Uint16Array,
   ) {}
+
+  static fromParts(parts: UserIndexParts): UserIndex {
+    return new UserIndex(
+      parts.users,
+      parts.starts,
+      parts.dollars,
+      parts.largeDollars,
+      parts.epochSecond,
+      parts.merchantTypeCode,
+    );
+  }
+
+  get parts(): UserIndexParts {
+    return {
+      users: this.users,
+      starts: this.starts,
+      dollars: this.dollars,
+      largeDollars: this.largeDollars,
+      epochSecond: this.epochSecond,
+      merchantTypeCode: this.merchantTypeCode,
+    };
+  }
 
   get userCount(): number {
     return this.users.length;
@@ -90,26 +118,38 @@ export class UserIndex {
 
   /**
    * Build the index from `filesSql` (a DuckDB `read_parquet(...)` expression over the snapshot's files,
-   * `rows` rows in all). DuckDB sorts; the result streams chunk by chunk straight from DuckDB's vectors
-   * into the columns, so JavaScript never holds a row as an object. Every chunk is fetched asynchronously,
-   * so a server keeps answering between chunks while it loads its next snapshot.
+   * `rows` rows in all). DuckDB sorts by (user, datetime); the result is read chunk by chunk straight from
+   * DuckDB's vectors into the columns (doubles and 16-bit codes are copied whole; int64s are read as
+   * 32-bit word pairs), so JavaScript never makes an object or a bigint per row. Rows of one user at the
+   * same microsecond — rare — are put in v1 order (type, merchant code, amount) afterwards, which is
+   * cheaper than sorting every row by five keys. Up to `MATERIALIZE_ROWS` rows DuckDB materializes the
+   * result in parallel (faster than streaming it); larger results stream, so that they never sit in
+   * memory beside the index. Run this in a worker thread with an engine of its own (index-worker.ts), so that the
+   * result's memory is returned when the worker ends, not whenever a garbage collection finds it.
    */
   static async build(connection: DuckDBConnection, filesSql: string, rows: number): Promise<UserIndex> {
-    const result = await connection.stream(
-      `SELECT user_id, amount_cents, epoch(date_trunc('second', datetime))::BIGINT AS epoch_second,
-              merchant_type_code::USMALLINT AS merchant_type_code
+    const sql = `SELECT user_id, amount_cents::DOUBLE AS cents, amount_cents,
+              epoch(date_trunc('second', datetime)) AS epoch_second, epoch_us(datetime) AS epoch_us,
+              merchant_type_code::USMALLINT AS merchant_type_code,
+              transaction_type = 'ReturnActivity' AS is_return
        FROM ${filesSql}
-       ORDER BY user_id, datetime, transaction_type, merchant_type_code, amount_cents`,
-    );
+       ORDER BY user_id, datetime`;
+    const result = rows <= MATERIALIZE_ROWS ? await connection.run(sql) : await connection.stream(sql);
     const dollars = new Float64Array(rows);
     const epochSecond = new Float64Array(rows);
     const merchantTypeCode = new Uint16Array(rows);
+    // Only for ordering ties; dropped after the build.
+    const isReturn = new Uint8Array(rows);
+    const ties: number[] = []; // [start, end) pairs of same-user, same-microsecond runs
     const large = new Map<number, bigint>();
     let users = new BigInt64Array(Math.max(16, rows >>> 4));
     let starts = new Uint32Array(users.length + 1);
     let userCount = 0;
-    let lastLow = 0;
-    let lastHigh = 0;
+    let lastUserLow = 0;
+    let lastUserHigh = 0;
+    let lastMicrosLow = 0;
+    let lastMicrosHigh = 0;
+    let tieStart = -1;
     let row = 0;
     for (;;) {
       const chunk = await result.fetchChunk();
@@ -117,53 +157,66 @@ export class UserIndex {
       const size = chunk.rowCount;
       if (row + size > rows) throw new Error(`the snapshot holds more rows than its manifest's ${rows}`);
       const raw = chunk.chunk;
-      const userBytes = duckdb.vector_get_data(duckdb.data_chunk_get_vector(raw, 0), size * 8);
-      const amountBytes = duckdb.vector_get_data(duckdb.data_chunk_get_vector(raw, 1), size * 8);
-      const secondBytes = duckdb.vector_get_data(duckdb.data_chunk_get_vector(raw, 2), size * 8);
-      const merchantBytes = duckdb.vector_get_data(duckdb.data_chunk_get_vector(raw, 3), size * 2);
-      // int64 columns read as 32-bit word pairs: no bigint is made per row (little-endian, like DuckDB).
+      const column = (index: number, bytesPerRow: number) =>
+        duckdb.vector_get_data(duckdb.data_chunk_get_vector(raw, index), size * bytesPerRow);
+      const userBytes = column(0, 8);
+      const centsBytes = column(1, 8);
+      const exactCentsBytes = column(2, 8);
+      const secondBytes = column(3, 8);
+      const microsBytes = column(4, 8);
+      epochSecond.set(new Float64Array(secondBytes.buffer, secondBytes.byteOffset, size), row);
+      merchantTypeCode.set(new Uint16Array(column(5, 2).buffer, column(5, 2).byteOffset, size), row);
+      isReturn.set(column(6, 1).subarray(0, size), row);
       const userWords = new Int32Array(userBytes.buffer, userBytes.byteOffset, size * 2);
-      const amountWords = new Int32Array(amountBytes.buffer, amountBytes.byteOffset, size * 2);
-      const secondWords = new Int32Array(secondBytes.buffer, secondBytes.byteOffset, size * 2);
-      merchantTypeCode.set(new Uint16Array(merchantBytes.buffer, merchantBytes.byteOffset, size), row);
-      const userIds = new BigInt64Array(userBytes.buffer, userBytes.byteOffset, size);
-      const amounts = new BigInt64Array(amountBytes.buffer, amountBytes.byteOffset, size);
+      const microsWords = new Int32Array(microsBytes.buffer, microsBytes.byteOffset, size * 2);
+      const cents = new Float64Array(centsBytes.buffer, centsBytes.byteOffset, size);
       for (let i = 0; i < size; i++) {
-        const low = userWords[2 * i] as number;
-        const high = userWords[2 * i + 1] as number;
-        if (userCount === 0 || low !== lastLow || high !== lastHigh) {
-          if (userCount === users.length) {
-            const grownUsers = new BigInt64Array(users.length * 2);
-            grownUsers.set(users);
-            users = grownUsers;
-            const grownStarts = new Uint32Array(users.length + 1);
-            grownStarts.set(starts);
-            starts = grownStarts;
-          }
-          users[userCount] = userIds[i] as bigint;
-          starts[userCount] = row + i;
+        const at = row + i;
+        const userLow = userWords[2 * i] as number;
+        const userHigh = userWords[2 * i + 1] as number;
+        const microsLow = microsWords[2 * i] as number;
+        const microsHigh = microsWords[2 * i + 1] as number;
+        const newUser = userCount === 0 || userLow !== lastUserLow || userHigh !== lastUserHigh;
+        if (!newUser && microsLow === lastMicrosLow && microsHigh === lastMicrosHigh) {
+          if (tieStart < 0) tieStart = at - 1;
+        } else if (tieStart >= 0) {
+          ties.push(tieStart, at);
+          tieStart = -1;
+        }
+        if (newUser) {
+          if (userCount === users.length) [users, starts] = grown(users, starts);
+          users[userCount] = new BigInt64Array(
+            userBytes.buffer,
+            userBytes.byteOffset + 8 * i,
+            1,
+          )[0] as bigint;
+          starts[userCount] = at;
           userCount++;
-          lastLow = low;
-          lastHigh = high;
+          lastUserLow = userLow;
+          lastUserHigh = userHigh;
         }
-        const amountHigh = amountWords[2 * i + 1] as number;
-        if (amountHigh > -SMALL_HIGH_WORD && amountHigh < SMALL_HIGH_WORD) {
-          const cents = amountHigh * TWO_POW_32 + ((amountWords[2 * i] as number) >>> 0);
-          dollars[row + i] = halfEvenDollars(cents);
+        lastMicrosLow = microsLow;
+        lastMicrosHigh = microsHigh;
+        const amount = cents[i] as number;
+        if (amount > -SAFE_CENTS && amount < SAFE_CENTS) {
+          dollars[at] = halfEvenDollars(amount);
         } else {
-          const { value, exact } = dollarsAsDouble(amounts[i] as bigint);
-          dollars[row + i] = value;
-          if (exact !== null) large.set(row + i, exact);
+          const exact = new BigInt64Array(
+            exactCentsBytes.buffer,
+            exactCentsBytes.byteOffset + 8 * i,
+            1,
+          )[0] as bigint;
+          const { value, exact: exactDollars } = dollarsAsDouble(exact);
+          dollars[at] = value;
+          if (exactDollars !== null) large.set(at, exactDollars);
         }
-        // Seconds of years 0001–9999 are within ±2^38: the high word is small, the value exact.
-        epochSecond[row + i] =
-          (secondWords[2 * i + 1] as number) * TWO_POW_32 + ((secondWords[2 * i] as number) >>> 0);
       }
       row += size;
     }
+    if (tieStart >= 0) ties.push(tieStart, row);
     if (row !== rows) throw new Error(`the snapshot's files hold ${row} rows, its manifest says ${rows}`);
     starts[userCount] = row;
-    return new UserIndex(
+    const index = new UserIndex(
       users.slice(0, userCount),
       starts.slice(0, userCount + 1),
       dollars,
@@ -171,5 +224,51 @@ export class UserIndex {
       epochSecond,
       merchantTypeCode,
     );
+    for (let t = 0; t < ties.length; t += 2)
+      index.orderTie(ties[t] as number, ties[t + 1] as number, isReturn, large);
+    return index;
   }
+
+  /**
+   * Put rows `[start, end)` — one user, one microsecond — in v1 order: purchases before returns, then
+   * merchant code, then amount (the rounded dollars order as the cents do, and equal dollars of different
+   * cents print the same).
+   */
+  private orderTie(start: number, end: number, isReturn: Uint8Array, large: Map<number, bigint>): void {
+    const order = Array.from({ length: end - start }, (_, k) => start + k);
+    const amountOf = (i: number) => large.get(i) ?? BigInt(this.dollars[i] as number);
+    order.sort(
+      (a, b) =>
+        (isReturn[a] as number) - (isReturn[b] as number) ||
+        (this.merchantTypeCode[a] as number) - (this.merchantTypeCode[b] as number) ||
+        (amountOf(a) < amountOf(b) ? -1 : amountOf(a) > amountOf(b) ? 1 : 0),
+    );
+    const dollars = order.map((i) => this.dollars[i] as number);
+    const seconds = order.map((i) => this.epochSecond[i] as number);
+    const codes = order.map((i) => this.merchantTypeCode[i] as number);
+    const exact = order.map((i) => large.get(i));
+    order.forEach((_, k) => {
+      this.dollars[start + k] = dollars[k] as number;
+      this.epochSecond[start + k] = seconds[k] as number;
+      this.merchantTypeCode[start + k] = codes[k] as number;
+      const value = exact[k];
+      if (value === undefined) large.delete(start + k);
+      else large.set(start + k, value);
+    });
+  }
+}
+
+const SAFE_CENTS = 2 ** 53;
+/** Results up to this many rows are materialized before the copy (faster; ~43 bytes per row meanwhile). */
+const MATERIALIZE_ROWS = 20_000_000;
+
+function grown(
+  users: BigInt64Array,
+  starts: Uint32Array,
+): [BigInt64Array<ArrayBuffer>, Uint32Array<ArrayBuffer>] {
+  const moreUsers = new BigInt64Array(users.length * 2);
+  moreUsers.set(users);
+  const moreStarts = new Uint32Array(moreUsers.length + 1);
+  moreStarts.set(starts);
+  return [moreUsers, moreStarts];
 }

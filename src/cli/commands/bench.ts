@@ -2,6 +2,7 @@
 // a baseline measured in the same run. Each benchmark is a subcommand; its code is loaded only when run.
 
 import type { Command } from 'commander';
+import { TxlakeError } from '../../domain/errors.js';
 import { DEFAULT_SEED, MAX_SEED } from '../../sample/generator.js';
 import { parseIntegerFlag } from '../flags.js';
 
@@ -74,6 +75,7 @@ Examples:
     .option('--seed <s>', 'seed of the generated data', String(DEFAULT_SEED))
     .option('--seconds <s>', 'seconds of load per run', '10')
     .option('--connections <n>', 'concurrent connections of the load generator', '32')
+    .option('--servers <list>', 'servers to compare, of naive,txlake,workers', 'naive,txlake,workers')
     .option('--dir <dir>', 'where to create the work directory (default: the system temporary directory)')
     .option('--keep', 'keep the lake instead of removing it')
     .option('--json', 'print the result as one JSON line instead of a table')
@@ -81,21 +83,36 @@ Examples:
       'after',
       `
 For each v1 endpoint, autocannon (127.0.0.1 only) first loads a bare node:http server that answers every
-request with one fixed body as large as that endpoint's typical answer (the floor), then \`txlake serve\`
-with requests rotating over up to 100,000 user ids or every merchant code. Prints requests/s, p50/p99,
-errors, the ratio txlake/floor (target ≥ 0.5), the server's ready time and RSS. Never asserted.
+request with one fixed body as large as that endpoint's typical answer (the floor), then each server in
+turn, alone on the machine, with requests rotating over up to 100,000 user ids (mostly cold answers) or
+every merchant code:
+  naive    serve --user-lookup parquet --answer-cache 0   (one DuckDB query per request; the baseline)
+  txlake   serve                                          (in-memory index, answer cache)
+  workers  serve --workers 0                              (the same on every core)
+Prints requests/s, p50/p99, errors, the ratio to the floor (target ≥ 0.5), ready time, RSS and bytes per
+row; for txlake and workers also the transactions endpoint while a 10,000-row append is committed and
+swapped in under load. Never asserted.
 
 Examples:
   txlake bench serve --rows 1000000 --seconds 5
   npm run bench -- serve --rows 10000000 --json`,
     )
-    .action(async (flags: IngestBenchFlags & { seconds: string; connections: string }) => {
+    .action(async (flags: IngestBenchFlags & { seconds: string; connections: string; servers: string }) => {
       const rows = parseIntegerFlag('--rows', flags.rows, 1, MAX_BENCH_ROWS);
       const seed = parseIntegerFlag('--seed', flags.seed, 0, MAX_SEED);
       const seconds = parseIntegerFlag('--seconds', flags.seconds, 1, 600);
       const connections = parseIntegerFlag('--connections', flags.connections, 1, 1024);
-      const { runServeBench, formatServeReport } = await loadBenchmarks();
+      const { runServeBench, formatServeReport, SERVE_VARIANTS } = await loadBenchmarks();
+      const variants = flags.servers.split(',').map((name) => name.trim());
+      const unknown = variants.filter((name) => !Object.hasOwn(SERVE_VARIANTS, name));
+      if (unknown.length > 0 || variants.length === 0) {
+        throw new TxlakeError(
+          'usage',
+          `--servers takes a list of naive, txlake, workers; got "${flags.servers}"`,
+        );
+      }
       const result = await runServeBench({
+        variants: variants as Array<keyof typeof SERVE_VARIANTS>,
         rows,
         seed,
         seconds,

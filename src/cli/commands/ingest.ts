@@ -5,7 +5,7 @@ import { TxlakeError } from '../../domain/errors.js';
 import { PARTITION_SCHEMES, type PartitionScheme } from '../../domain/schema.js';
 import type { IngestResult } from '../../etl/ingest.js';
 import { WRITE_MODES, type WriteMode } from '../../lake/manifest.js';
-import { DEFAULTS, resolveLakeDir } from '../config.js';
+import { DEFAULTS, resolveIngestMemoryLimit, resolveLakeDir } from '../config.js';
 import { printNotice } from '../notices.js';
 
 interface IngestFlags {
@@ -19,6 +19,7 @@ interface IngestFlags {
   force?: boolean;
   json?: boolean;
   rejects?: string;
+  memoryLimit?: string;
 }
 
 function parseRate(text: string): number {
@@ -76,13 +77,22 @@ export function registerIngest(program: Command): void {
     )
     .option('--force', 'ingest even when this content was already committed')
     .option('--rejects <file>', 'where to write the rejected rows (default: under <lake>/_txlake/rejects/)')
+    .option(
+      '--memory-limit <size>',
+      'memory for the engine (e.g. 2GB); beyond it, it spills to disk under the lake ' +
+        '(env TXLAKE_MEMORY_LIMIT, default half of RAM, at most 4GB)',
+    )
     .option('--json', 'print one JSON object summarizing the ingest')
     .addOption(new Option('--input_file <file>', "the old design's name for the input file").hideHelp())
     .addOption(new Option('--output_file <dir>', "the old design's name for --lake").hideHelp())
     .addHelpText(
       'after',
       `
-Exit codes: 0 committed (or nothing to do), 2 file-level error, 3 too many rejected rows (nothing committed).
+Memory: the engine keeps its working memory (validated rows, sort buffers) within --memory-limit and spills
+the rest to <lake>/_txlake/staging/ (removed afterwards): a file much larger than memory needs about 1.5x its
+size in free disk space there. Peak RSS is about the limit plus a few hundred MB.
+
+Exit codes: 0 committed (or nothing to do), 2 file-level error or bad flag, 3 too many rejected rows (nothing committed).
 Examples:
   txlake ingest transactions.csv
   txlake ingest day1.csv.gz day2.csv.gz --json
@@ -93,6 +103,7 @@ Examples:
       const { ingest, RejectRateExceeded } = await import('../../etl/ingest.js');
       const inputs = [...files, ...(flags.input_file ? [flags.input_file] : [])];
       const lake = resolveLakeDir(flags.lake ?? flags.output_file);
+      const memoryLimitBytes = resolveIngestMemoryLimit(flags.memoryLimit);
       try {
         const result = await ingest({
           lake,
@@ -103,6 +114,7 @@ Examples:
           force: flags.force ?? false,
           rejectsFile: flags.rejects,
           onNotice: printNotice,
+          ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
         });
         if (flags.json) process.stdout.write(jsonSummary(result));
         else printHuman(result);

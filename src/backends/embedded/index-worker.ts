@@ -1,0 +1,70 @@
+// A worker thread that builds one snapshot's user index with a DuckDB engine of its own, then hands the
+// arrays to the main thread (their buffers are transferred, not copied) and ends. Building off the main
+// thread keeps the server answering at full speed while it loads a new snapshot, and the engine's memory
+// (the sorted result is as large as the index again) is released when the thread ends.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { openEngine } from '../../lake/engine.js';
+import { UserIndex, type UserIndexParts } from './user-index.js';
+
+interface BuildRequest {
+  filesSql: string;
+  rows: number;
+  /** DuckDB threads for the sort; default: one per core. */
+  threads?: number;
+}
+
+type BuildReply = { ok: true; parts: UserIndexParts } | { ok: false; message: string };
+
+/** The compiled worker script; from TypeScript sources (the test runner) it is the one under dist/. */
+function workerScript(): URL {
+  const here = new URL('./index-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  return new URL('../../../dist/src/backends/embedded/index-worker.js', import.meta.url);
+}
+
+/** Build the index of `filesSql` (`rows` rows) in a worker thread. */
+export function buildUserIndexInWorker(request: BuildRequest): Promise<UserIndex> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(workerScript(), { workerData: request });
+    let settled = false;
+    worker.once('message', (reply: BuildReply) => {
+      settled = true;
+      if (reply.ok) resolve(UserIndex.fromParts(reply.parts));
+      else reject(new Error(`building the user index failed: ${reply.message}`));
+    });
+    worker.once('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`the index builder thread exited with code ${code} before answering`));
+    });
+  });
+}
+
+async function buildAndReply(request: BuildRequest): Promise<void> {
+  const port = parentPort;
+  if (port === null) return;
+  const engine = await openEngine(request.threads ? { threads: request.threads } : {});
+  try {
+    const index = await UserIndex.build(engine.connection, request.filesSql, request.rows);
+    const parts = index.parts;
+    const reply: BuildReply = { ok: true, parts };
+    port.postMessage(reply, [
+      parts.users.buffer,
+      parts.starts.buffer,
+      parts.dollars.buffer,
+      parts.epochSecond.buffer,
+      parts.merchantTypeCode.buffer,
+    ] as ArrayBuffer[]);
+  } catch (error) {
+    port.postMessage({ ok: false, message: String((error as Error)?.message ?? error) } satisfies BuildReply);
+  } finally {
+    engine.close();
+  }
+}
+
+if (!isMainThread && parentPort !== null) void buildAndReply(workerData as BuildRequest);
