@@ -323,7 +323,7 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
             { rows: 10_000, seed: options.seed + appended, users: 100 },
             appendCsv,
           );
-          const seconds = Math.ceil(options.seconds + 2 + readySeconds * 2);
+          const seconds = Math.ceil(options.seconds + 1 + readySeconds * 1.5);
           log(`${variant}: transactions during a snapshot swap, ${seconds} s`);
           swap = await loadDuringSwap(port, paths.transactions, seconds, options.connections, async () => {
             const run = await measureChild(txlake, ['ingest', appendCsv, '--lake', lake, '--json'], {

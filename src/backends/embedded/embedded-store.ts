@@ -202,7 +202,13 @@ export class EmbeddedStore implements TransactionStore {
       ? null
       : files.length === 0
         ? UserIndex.empty()
-        : await buildUserIndexInWorker({ filesSql, rows: manifest.rows });
+        : // The first load may use every core (nothing is served yet); later ones are background work
+          // beside the requests being answered, and take one.
+          await buildUserIndexInWorker({
+            filesSql,
+            rows: manifest.rows,
+            ...(this.view ? { threads: 1 } : {}),
+          });
     const fallback =
       this.userLookup === 'memory' && !fits
         ? `an index of ${manifest.rows} rows may take ${estimate} bytes, over the ${this.indexMemoryBytes}-byte index memory budget`

@@ -1,0 +1,66 @@
+// A small run of each benchmark's code (not a measurement: the numbers are machine noise at this size),
+// so that the benchmarks stay runnable: every server answers without errors, the swap under load is seen,
+// and the report has the shape the docs describe.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import type { IngestBenchResult, ServeBenchResult } from '../../bench/index.js';
+import { assertBuilt, runTxlake, TempDirs } from '../helpers/txlake.js';
+
+const temp = new TempDirs();
+afterAll(() => temp.cleanup());
+
+describe('benchmarks (smoke runs)', () => {
+  it('bench ingest times txlake against the raw COPY on the same file', async () => {
+    assertBuilt();
+    const run = await runTxlake(['bench', 'ingest', '--rows', '3000', '--json', '--dir', temp.make()], {
+      timeoutMs: 60_000,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as IngestBenchResult;
+    expect(result.rows).toBe(3000);
+    expect(result.txlake_seconds).toBeGreaterThan(0);
+    expect(result.baseline_seconds).toBeGreaterThan(0);
+    expect(result.ratio).toBeCloseTo(result.txlake_seconds / result.baseline_seconds, 2);
+  }, 70_000);
+
+  it('bench serve loads the floor, the naive baseline and txlake, and a swap under load', async () => {
+    const run = await runTxlake(
+      [
+        'bench',
+        'serve',
+        ...['--rows', '3000', '--seconds', '1', '--connections', '4', '--servers', 'naive,txlake'],
+        ...['--json', '--dir', temp.make()],
+      ],
+      { timeoutMs: 240_000 },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as ServeBenchResult;
+    expect(result.floors.map((f) => f.endpoint)).toEqual(['transactions', 'netAmount']);
+    for (const floor of result.floors) {
+      expect(floor.typical_body_bytes).toBeGreaterThan(2);
+      expect(floor.load.requests_per_second).toBeGreaterThan(0);
+    }
+    expect(result.variants.map((v) => v.variant)).toEqual(['naive', 'txlake']);
+    for (const variant of result.variants) {
+      expect(variant.ready_seconds).toBeGreaterThan(0);
+      for (const endpoint of variant.endpoints) {
+        expect(endpoint.load.requests_per_second, `${variant.variant} ${endpoint.endpoint}`).toBeGreaterThan(
+          0,
+        );
+        expect(endpoint.load.errors + endpoint.load.non_2xx).toBe(0);
+      }
+    }
+    const swap = result.variants.find((v) => v.variant === 'txlake')?.swap;
+    expect(swap?.load.errors).toBe(0);
+    expect(swap?.load.non_2xx).toBe(0);
+    expect(swap?.visible_after_seconds, 'the appended snapshot was not served within the run').not.toBeNull();
+  }, 250_000);
+
+  it('bench serve refuses an unknown server name', async () => {
+    const run = await runTxlake(['bench', 'serve', '--servers', 'naive,fast']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe(
+      'error: --servers takes a list of naive, txlake, workers; got "naive,fast"',
+    );
+  });
+});
