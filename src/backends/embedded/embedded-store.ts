@@ -125,7 +125,12 @@ export interface EmbeddedStoreOptions {
    * instead (slower, never failing). Default: a quarter of the machine's memory.
    */
   indexMemoryBytes?: number;
+  /** Index snapshots of at least this many rows in a worker thread (default INDEX_IN_WORKER_FROM_ROWS). */
+  indexInWorkerFromRows?: number;
 }
+
+/** Snapshots of at least this many rows are indexed in a worker thread (see `buildIndex`). */
+export const INDEX_IN_WORKER_FROM_ROWS = 1_000_000;
 
 /** The index's memory budget when none is given: a quarter of the machine (a swap briefly holds two). */
 export function defaultIndexMemoryBytes(): number {
@@ -143,6 +148,7 @@ export class EmbeddedStore implements TransactionStore {
     private readonly pool: ConnectionPool,
     private readonly userLookup: UserLookupKind,
     private readonly indexMemoryBytes: number,
+    private readonly workerMinRows: number,
   ) {}
 
   static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
@@ -156,6 +162,7 @@ export class EmbeddedStore implements TransactionStore {
       new ConnectionPool(connections),
       options.userLookup ?? 'memory',
       options.indexMemoryBytes ?? defaultIndexMemoryBytes(),
+      options.indexInWorkerFromRows ?? INDEX_IN_WORKER_FROM_ROWS,
     );
   }
 
@@ -198,17 +205,7 @@ export class EmbeddedStore implements TransactionStore {
     // The estimate counts a user per row: the budget holds whatever the rows-per-user ratio.
     const estimate = manifest.rows * (INDEX_BYTES_PER_ROW + INDEX_BYTES_PER_USER);
     const fits = this.userLookup === 'memory' && estimate <= this.indexMemoryBytes;
-    const index = !fits
-      ? null
-      : files.length === 0
-        ? UserIndex.empty()
-        : // The first load may use every core (nothing is served yet); later ones are background work
-          // beside the requests being answered, and take one.
-          await buildUserIndexInWorker({
-            filesSql,
-            rows: manifest.rows,
-            ...(this.view ? { threads: 1 } : {}),
-          });
+    const index = fits ? await this.buildIndex(filesSql, manifest.rows) : null;
     const fallback =
       this.userLookup === 'memory' && !fits
         ? `an index of ${manifest.rows} rows may take ${estimate} bytes, over the ${this.indexMemoryBytes}-byte index memory budget`
@@ -216,6 +213,19 @@ export class EmbeddedStore implements TransactionStore {
     const loadMs = Math.round(performance.now() - started);
     this.view = new EmbeddedSnapshotView(manifest, this.pool, userSql, daily, index, loadMs, fallback);
     return true;
+  }
+
+  /**
+   * A small snapshot is indexed right here, on the store's engine (a worker thread's start alone costs
+   * more); a large one in a worker thread (index-worker.ts). The first load may use every core, as nothing
+   * is served yet; later ones run beside live requests and take one DuckDB thread.
+   */
+  private async buildIndex(filesSql: string, rows: number): Promise<UserIndex> {
+    if (rows === 0) return UserIndex.empty();
+    if (rows < this.workerMinRows) {
+      return this.pool.use((connection) => UserIndex.build(connection, filesSql, rows));
+    }
+    return buildUserIndexInWorker({ filesSql, rows, ...(this.view ? { threads: 1 } : {}) });
   }
 
   private async loadDailySums(manifest: SnapshotManifest): Promise<Map<number, DailyMerchantSums[]>> {
