@@ -4,6 +4,9 @@
 // (the sorted result is as large as the index again) is released when the thread ends.
 
 import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { openEngine } from '../../lake/engine.js';
@@ -45,10 +48,27 @@ export function buildUserIndexInWorker(request: BuildRequest): Promise<UserIndex
   });
 }
 
+/**
+ * DuckDB's memory for the sort: an eighth of the machine, 1–4 GiB. Beyond it the sort spills to a temporary
+ * directory of its own, so that a 100M-row snapshot (whose sort would take ~7 GB) does not double the
+ * server's peak memory on top of its indexes.
+ */
+function sortMemoryBytes(): number {
+  return Math.min(4 * 1024 ** 3, Math.max(1024 ** 3, Math.floor(os.totalmem() / 8)));
+}
+
 async function buildAndReply(request: BuildRequest): Promise<void> {
   const port = parentPort;
   if (port === null) return;
-  const engine = await openEngine(request.threads ? { threads: request.threads } : {});
+  const spill = await fs.mkdtemp(path.join(os.tmpdir(), 'txlake-index-'));
+  const engine = await openEngine({
+    memoryLimitBytes: sortMemoryBytes(),
+    tempDirectory: spill,
+    ...(request.threads ? { threads: request.threads } : {}),
+  }).catch(async (error) => {
+    await fs.rm(spill, { recursive: true, force: true });
+    throw error;
+  });
   try {
     const index = await UserIndex.build(engine.connection, request.filesSql, request.rows);
     const parts = index.parts;
@@ -64,6 +84,7 @@ async function buildAndReply(request: BuildRequest): Promise<void> {
     port.postMessage({ ok: false, message: String((error as Error)?.message ?? error) } satisfies BuildReply);
   } finally {
     engine.close();
+    await fs.rm(spill, { recursive: true, force: true });
   }
 }
 
