@@ -20,6 +20,11 @@ export function isClusterWorker(): boolean {
   return cluster.isWorker;
 }
 
+/** In a worker: close the channel to the primary, the last thing keeping a stopped worker alive. */
+export function leaveCluster(): void {
+  if (cluster.isWorker && process.connected) process.disconnect();
+}
+
 /** Run the primary until SIGTERM/SIGINT and every worker has exited; resolves to the exit code. */
 export function runClusterPrimary(options: ClusterOptions): Promise<number> {
   const log = pino({ level: options.logLevel ?? 'info' }).child({ role: 'primary' });

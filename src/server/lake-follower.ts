@@ -13,6 +13,8 @@ export class LakeFollower {
   private watcher: FSWatcher | null = null;
   /** The last load failure logged, so a snapshot that stays broken is logged once, not every second. */
   private lastFailure: string | null = null;
+  /** Set by stop(): a check still running then may fail as the store closes, which is not news. */
+  private stopped = false;
 
   constructor(
     private readonly store: TransactionStore,
@@ -33,6 +35,7 @@ export class LakeFollower {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.watcher?.close();
     this.timer = null;
@@ -63,6 +66,7 @@ export class LakeFollower {
       }
       this.lastFailure = null;
     } catch (error) {
+      if (this.stopped) return;
       const message = String((error as Error)?.message ?? error);
       if (message !== this.lastFailure) {
         this.log.error({ err: error }, 'could not load the current snapshot; still serving the previous one');

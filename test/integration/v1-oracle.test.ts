@@ -27,6 +27,19 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
   return out;
 }
 
+/** The worker pids the primary logged ("worker started"). */
+function workerPids(stdout: string): number[] {
+  return [...stdout.matchAll(/"worker_pid":([0-9]+),"msg":"worker started"/g)].map((m) => Number(m[1]));
+}
+
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 function rowKey(r: Omit<OracleRow, 'line'>): string {
   return `${r.userId}|${r.type}|${r.code}|${r.cents}|${r.micros}`;
 }
@@ -189,6 +202,85 @@ describe('v1 answers against the oracle', () => {
       expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
     } finally {
       expect(await fresh.stop()).toBe(0);
+    }
+  });
+
+  it('the first server indexes users in memory and says so on /readyz', async () => {
+    if (!server) throw new Error('no server');
+    expect(JSON.parse((await server.get('/readyz')).body)).toMatchObject({
+      status: 'ready',
+      user_lookup: 'memory',
+    });
+  });
+
+  it('a server with --user-lookup parquet --answer-cache 0 answers both files exactly', async () => {
+    const parquet = await startServer(lake, {
+      extraArgs: ['--user-lookup', 'parquet', '--answer-cache', '0'],
+    });
+    try {
+      expect(JSON.parse((await parquet.get('/readyz')).body)).toMatchObject({ user_lookup: 'parquet' });
+      const oracle = new V1Oracle(bothRows);
+      for (let round = 0; round < 2; round++) {
+        const mismatches = await v1Mismatches(parquet, oracle, ABSENT_USERS, ABSENT_CODES);
+        expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+      }
+      // Parquet lookups were asked for, not fallen back to: no warning
+      expect(parquet.stdout()).not.toContain('user lookups query Parquet files');
+    } finally {
+      expect(await parquet.stop()).toBe(0);
+    }
+  });
+
+  it('a server with --index-memory 1KB falls back to Parquet lookups, warns, and answers both files exactly', async () => {
+    const small = await startServer(lake, { extraArgs: ['--index-memory', '1KB'] });
+    try {
+      expect(JSON.parse((await small.get('/readyz')).body)).toMatchObject({
+        status: 'ready',
+        rows: bothRows.length,
+        user_lookup: 'parquet',
+      });
+      const warning = small
+        .stdout()
+        .split('\n')
+        .filter((line) => line.includes('user lookups query Parquet files'))
+        .map((line) => JSON.parse(line) as { level: number; reason?: string });
+      expect(warning.length, small.stdout().slice(0, 2000)).toBe(1);
+      expect(warning[0]?.level).toBe(40); // pino's warn
+      expect(warning[0]?.reason).toContain('1024-byte index memory budget');
+      const mismatches = await v1Mismatches(small, new V1Oracle(bothRows), ABSENT_USERS, ABSENT_CODES);
+      expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+    } finally {
+      expect(await small.stop()).toBe(0);
+    }
+  });
+
+  it('a server with --workers 2 answers both files exactly from either worker', async () => {
+    const workers = await startServer(lake, { extraArgs: ['--workers', '2'], readyTimeoutMs: 60_000 });
+    try {
+      // both workers listening, so the comparison goes through each of them
+      const deadline = Date.now() + 60_000;
+      while ((workers.stdout().match(/Server listening at/g) ?? []).length < 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((workers.stdout().match(/Server listening at/g) ?? []).length).toBe(2);
+      const mismatches = await v1Mismatches(workers, new V1Oracle(bothRows), ABSENT_USERS, ABSENT_CODES);
+      expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+      // the keep-alive connections of the comparison were shared out: each worker logged some requests
+      const servedBy = () =>
+        new Set(
+          workers
+            .stdout()
+            .split('\n')
+            .filter((line) => line.includes('"url":"/api/v1/'))
+            .map((line) => /"pid":([0-9]+)/.exec(line)?.[1]),
+        );
+      const until = Date.now() + 5_000;
+      while (servedBy().size < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      expect(servedBy()).toEqual(new Set(workerPids(workers.stdout()).map(String)));
+    } finally {
+      // SIGKILL: a graceful stop of the workers is the business of test/e2e/serve-workers.test.ts
+      killIfAlive(workers.process.pid as number);
+      for (const pid of workerPids(workers.stdout())) killIfAlive(pid);
     }
   });
 

@@ -82,11 +82,18 @@ export function registerServe(program: Command): void {
         ...(indexText === undefined ? {} : { indexMemoryBytes: parseByteSize('--index-memory', indexText) }),
         ...(cacheText === undefined ? {} : { answerCacheBytes: parseByteSize('--answer-cache', cacheText) }),
       };
-      const { isClusterWorker, runClusterPrimary } = await import('../../server/cluster.js');
-      if (workers > 1 && !isClusterWorker()) {
-        process.exitCode = await runClusterPrimary({ workers, logLevel: flags.logLevel });
+      const { isClusterWorker, leaveCluster, runClusterPrimary } = await import('../../server/cluster.js');
+      if (!isClusterWorker()) {
+        if (workers > 1) process.exitCode = await runClusterPrimary({ workers, logLevel: flags.logLevel });
+        else await serveUntilSignalled(options);
         return;
       }
-      await serveUntilSignalled(options);
+      // A worker's channel to the primary keeps it alive: once it has stopped serving (or failed to
+      // start), it leaves the cluster so that it exits and the primary sees how.
+      try {
+        await serveUntilSignalled(options);
+      } finally {
+        leaveCluster();
+      }
     });
 }
