@@ -51,7 +51,7 @@ describe('the default memory limit and the staging choice', () => {
     expect(chooseStagedStorage([source(6.2e9)], 4 * GiB)).toBe('disk');
     expect(chooseStagedStorage([source(620e6)], 2 * GiB)).toBe('disk');
     // The sources of one ingest share the staged table; a .csv.gz counts for several times its size.
-    expect(chooseStagedStorage([source(400e6), source(400e6)], 4 * GiB)).toBe('disk');
+    expect(chooseStagedStorage([source(450e6), source(450e6)], 4 * GiB)).toBe('disk');
     expect(chooseStagedStorage([source(200e6, 'gzip')], 4 * GiB)).toBe('disk');
   });
 });
