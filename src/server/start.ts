@@ -1,10 +1,14 @@
 // Running the server: open the store, load the current snapshot, follow new ones, shut down gracefully.
 
 import type { FastifyInstance } from 'fastify';
-import { EmbeddedStore, type UserLookupKind } from '../backends/embedded/embedded-store.js';
+import {
+  defaultIndexMemoryBytes,
+  EmbeddedStore,
+  type UserLookupKind,
+} from '../backends/embedded/embedded-store.js';
 import type { TransactionStore } from '../backends/store.js';
 import { LakeLayout } from '../lake/layout.js';
-import { buildApp } from './app.js';
+import { buildApp, DEFAULT_ANSWER_CACHE_BYTES } from './app.js';
 import { LakeFollower } from './lake-follower.js';
 
 export interface ServeOptions {
@@ -34,6 +38,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.userLookup ? { userLookup: options.userLookup } : {}),
     ...(options.indexMemoryBytes === undefined ? {} : { indexMemoryBytes: options.indexMemoryBytes }),
   });
+  // The first snapshot starts loading now, while Fastify and its plugins are set up; the follower's
+  // first check below shares this load (or retries it and logs why, should it have failed).
+  void store.refresh().catch(() => false);
   const app = await buildApp({
     store,
     version: options.version,
@@ -41,7 +48,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] },
   });
   app.log.info(
-    { config: { lake: options.lake, host: options.host, port: options.port, backend: store.kind } },
+    {
+      config: {
+        lake: options.lake,
+        host: options.host,
+        port: options.port,
+        backend: store.kind,
+        user_lookup: options.userLookup ?? 'memory',
+        index_memory_bytes: options.indexMemoryBytes ?? defaultIndexMemoryBytes(),
+        answer_cache_bytes: options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES,
+      },
+    },
     'starting txlake server',
   );
 
