@@ -119,15 +119,15 @@ export class UserIndex {
 
   /**
    * Build the index from `filesSql` (a DuckDB `read_parquet(...)` expression over the snapshot's files,
-   * `rows` rows in all). DuckDB sorts by (user, datetime); the result is read chunk by chunk straight from
-   * DuckDB's vectors into the columns (16-bit codes are copied whole; int64s are read as 32-bit word
-   * pairs and turned into exact doubles, bigints only for the rare values beyond ±2^52), so JavaScript
-   * never makes an object or a bigint per row. Rows of one user at the
-   * same microsecond — rare — are put in v1 order (type, merchant code, amount) afterwards, which is
-   * cheaper than sorting every row by five keys. Up to `MATERIALIZE_ROWS` rows DuckDB materializes the
-   * result in parallel (faster than streaming it); larger results stream, so that they never sit in
-   * memory beside the index. Run this in a worker thread with an engine of its own (index-worker.ts), so that the
-   * result's memory is returned when the worker ends, not whenever a garbage collection finds it.
+   * `rows` rows in all). DuckDB sorts by (user, epoch microseconds); the result is read chunk by chunk
+   * straight from DuckDB's vectors into the columns (16-bit codes are copied whole; int64s are read as
+   * 32-bit word pairs and turned into exact doubles, bigints only for the rare values beyond ±2^52), so
+   * JavaScript never makes an object or a bigint per row. Rows of one user at the same microsecond —
+   * rare — are put in v1 order (type, merchant code, amount) afterwards, which is cheaper than sorting
+   * every row by five keys. Up to `MATERIALIZE_ROWS` rows DuckDB materializes the result in parallel
+   * (faster than streaming it); larger results stream, so that they never sit in memory beside the index.
+   * Large snapshots are built in a worker thread with an engine of its own (index-worker.ts), so that the
+   * result's memory is returned when the thread ends, not whenever a garbage collection finds it.
    */
   static async build(connection: DuckDBConnection, filesSql: string, rows: number): Promise<UserIndex> {
     // Sorting by the computed epoch microseconds is faster than by the TIMESTAMP column (measured).
@@ -275,7 +275,7 @@ export class UserIndex {
 const TWO_POW_32 = 2 ** 32;
 /** An int64 whose high word is within ±2^20 is within ±2^52: exact as a double (the fast path). */
 const SMALL_HIGH_WORD = 2 ** 20;
-/** Results up to this many rows are materialized before the copy (faster; ~43 bytes per row meanwhile). */
+/** Results up to this many rows are materialized before the copy (faster; ~27 bytes a row meanwhile). */
 const MATERIALIZE_ROWS = 20_000_000;
 
 function grown(
