@@ -386,7 +386,9 @@ export function formatServeReport(result: ServeBenchResult): string {
         loadColumns(
           `transactions during swap: ${v.variant}`,
           v.swap.load,
-          `  visible ${v.swap.visible_after_seconds ?? 'not within the run'} s after the commit`,
+          v.swap.visible_after_seconds === null
+            ? '  new snapshot not served within the run'
+            : `  visible ${v.swap.visible_after_seconds} s after the commit`,
         ),
       );
   }
