@@ -8,6 +8,7 @@ import {
 } from '../backends/embedded/embedded-store.js';
 import type { TransactionStore } from '../backends/store.js';
 import { LakeLayout } from '../lake/layout.js';
+import { writerStatus } from '../native/v1-writer.js';
 import { buildApp, DEFAULT_ANSWER_CACHE_BYTES } from './app.js';
 import { LakeFollower } from './lake-follower.js';
 
@@ -57,10 +58,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         user_lookup: options.userLookup ?? 'memory',
         index_memory_bytes: options.indexMemoryBytes ?? defaultIndexMemoryBytes(),
         answer_cache_bytes: options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES,
+        answer_writer: writerStatus().writer,
       },
     },
     'starting txlake server',
   );
+
+  const writer = writerStatus();
+  if (writer.reason) app.log.warn({ reason: writer.reason }, 'answers are written by the JavaScript writer');
 
   const follower = new LakeFollower(
     store,

@@ -231,6 +231,18 @@ describe('v1 answers against the oracle', () => {
     }
   });
 
+  it('a server with the JavaScript answer writer (TXLAKE_NATIVE=0) answers both files exactly, saying so', async () => {
+    const javascript = await startServer(lake, { env: { TXLAKE_NATIVE: '0' } });
+    try {
+      const mismatches = await v1Mismatches(javascript, new V1Oracle(bothRows), ABSENT_USERS, ABSENT_CODES);
+      expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+      expect(javascript.stdout()).toContain('"answer_writer":"javascript"');
+      expect(javascript.stdout()).toContain('answers are written by the JavaScript writer');
+    } finally {
+      expect(await javascript.stop()).toBe(0);
+    }
+  });
+
   it('a server with --index-memory 1KB falls back to Parquet lookups, warns, and answers both files exactly', async () => {
     const small = await startServer(lake, { extraArgs: ['--index-memory', '1KB'] });
     try {

@@ -1,5 +1,5 @@
 // API v1, wire-compatible with the old design (SPEC §4): translation between HTTP and the snapshot view.
-// Answers are written as JSON bytes by the domain's v1 writers (the route schemas below describe the same
+// Answers are written as JSON bytes by the v1 writers (native when built, else the domain's) (the route schemas below describe the same
 // bytes for OpenAPI) and cached per snapshot.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -8,7 +8,8 @@ import { Type } from 'typebox';
 import { answerFrom } from '../../backends/store.js';
 import { INT64_MAX, MERCHANT_CODE_MAX } from '../../domain/schema.js';
 import { parseV1Id } from '../../domain/v1.js';
-import { v1DailyNetJson, v1TransactionsJson } from '../../domain/v1-json.js';
+import { v1DailyNetJson } from '../../domain/v1-json.js';
+import { v1TransactionsBody } from '../../native/v1-writer.js';
 import {
   ErrorBody,
   MerchantParams,
@@ -46,7 +47,7 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
       if (view === null) return reply;
       if (id === 'absent') return sendJson(reply, EMPTY);
       const answer = await answerFrom(app.store, view, (v) =>
-        app.answers.answer(v, `u${id}`, async () => v1TransactionsJson(await v.transactionsOfUser(id))),
+        app.answers.answer(v, `u${id}`, async () => v1TransactionsBody(await v.transactionsOfUser(id))),
       );
       if (answer.view !== view) app.labelAnswer(reply, answer.view);
       return sendJson(reply, answer.value);

@@ -1,0 +1,97 @@
+// The native answer writer (native/v1_writer.c) against the JavaScript one it stands in for: the same
+// bytes on random and edge-case columns, answers that stay intact while later ones fill the same slab,
+// and the JavaScript writer taking over for dollars beyond 2^53. The native writer must be built: a
+// missing one fails here with the command that builds it, rather than silently testing the fallback.
+
+import { describe, expect, it } from 'vitest';
+import { halfEvenDollars } from '../../src/domain/money.js';
+import { type TransactionColumns, v1TransactionsJson } from '../../src/domain/v1-json.js';
+import { v1TransactionsBody, writerStatus } from '../../src/native/v1-writer.js';
+import { daysFromCivil } from '../helpers/oracle.js';
+import { prng } from '../helpers/synthetic.js';
+
+const FIRST_SECOND = Number(daysFromCivil(1, 1, 1)) * 86_400;
+const LAST_SECOND = Number(daysFromCivil(9999, 12, 31)) * 86_400 + 86_399;
+const SAFE = 2 ** 53;
+
+function int(random: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(random() * (hi - lo + 1));
+}
+
+/** Columns of `rows` random transactions of one user, with dollars up to ±2^53 (all exact as doubles). */
+function randomColumns(random: () => number, rows: number, userId: bigint): TransactionColumns {
+  const dollars = new Float64Array(rows);
+  const epochSecond = new Float64Array(rows);
+  const merchantTypeCode = new Uint16Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const r = random();
+    dollars[i] =
+      r < 0.4
+        ? halfEvenDollars(int(random, -10_000_000, 10_000_000))
+        : r < 0.6
+          ? int(random, -1, 1)
+          : r < 0.8
+            ? (random() < 0.5 ? -1 : 1) * (SAFE - 1 - int(random, 0, 1000))
+            : Math.floor((random() - 0.5) * SAFE);
+    const s = random();
+    epochSecond[i] =
+      s < 0.3
+        ? int(random, -86_400 * 3, 86_400 * 3)
+        : s < 0.4
+          ? int(random, FIRST_SECOND, FIRST_SECOND + 86_400 * 400)
+          : s < 0.5
+            ? int(random, LAST_SECOND - 86_400 * 400, LAST_SECOND)
+            : int(random, FIRST_SECOND, LAST_SECOND);
+    merchantTypeCode[i] = random() < 0.1 ? (random() < 0.5 ? 0 : 9999) : int(random, 0, 9999);
+  }
+  return { userId, start: 0, end: rows, dollars, largeDollars: null, epochSecond, merchantTypeCode };
+}
+
+const USERS = [0n, 7n, 31_373n, 9_223_372_036_854_775_807n, 4_611_686_018_427_387_904n];
+
+describe('the native answer writer', () => {
+  it('is built and loaded (else: npm run build:native)', () => {
+    expect(writerStatus()).toEqual({ writer: 'native' });
+  });
+
+  it('writes the bytes of the JavaScript writer on random columns and windows', () => {
+    const random = prng(2026);
+    for (let round = 0; round < 300; round++) {
+      const userId = USERS[round % USERS.length] as bigint;
+      const columns = randomColumns(random, int(random, 0, 400), userId);
+      const start = int(random, 0, columns.end);
+      const window = { ...columns, start, end: int(random, start, columns.end) };
+      const expected = v1TransactionsJson(window).toString('latin1');
+      expect(v1TransactionsBody(window).toString('latin1'), `round ${round}`).toBe(expected);
+    }
+  });
+
+  it('keeps every answer intact while later answers fill the same slab, and serves huge answers', () => {
+    const random = prng(7);
+    const answers = Array.from({ length: 400 }, (_, i) =>
+      randomColumns(random, int(random, 1, 300), BigInt(i)),
+    );
+    const huge = randomColumns(random, 20_000, 42n); // ~2.6 MB worst case: beyond one slab
+    const bodies = [...answers, huge, ...answers].map((c) => v1TransactionsBody(c));
+    const expected = [...answers, huge, ...answers].map((c) => v1TransactionsJson(c));
+    bodies.forEach((body, i) => {
+      expect(body.equals(expected[i] as Buffer), `answer ${i}`).toBe(true);
+    });
+  });
+
+  it('leaves rows with dollars beyond 2^53 to the JavaScript writer, exactly', () => {
+    const random = prng(11);
+    const columns = randomColumns(random, 50, 5n);
+    columns.dollars[17] = Number.NaN;
+    const large = new Map<number, bigint>([[17, 92_233_720_368_547_758n]]);
+    const withLarge = { ...columns, largeDollars: large };
+    const body = v1TransactionsBody(withLarge).toString('latin1');
+    expect(body).toBe(v1TransactionsJson(withLarge).toString('latin1'));
+    expect(body).toContain('"amount_in_dollars":92233720368547758,');
+  });
+
+  it('answers [] for an empty window', () => {
+    const columns = randomColumns(prng(3), 10, 1n);
+    expect(v1TransactionsBody({ ...columns, start: 4, end: 4 }).toString()).toBe('[]');
+  });
+});
