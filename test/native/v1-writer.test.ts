@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { halfEvenDollars } from '../../src/domain/money.js';
 import { type TransactionColumns, v1TransactionsJson } from '../../src/domain/v1-json.js';
-import { v1TransactionsBody, writerStatus } from '../../src/native/v1-writer.js';
+import { releaseBody, v1TransactionsBody, writerStatus } from '../../src/native/v1-writer.js';
 import { daysFromCivil } from '../helpers/oracle.js';
 import { prng } from '../helpers/synthetic.js';
 
@@ -77,6 +77,31 @@ describe('the native answer writer', () => {
     bodies.forEach((body, i) => {
       expect(body.equals(expected[i] as Buffer), `answer ${i}`).toBe(true);
     });
+  });
+
+  it('writes over a slab only once every body in it has been released, and never over a body still held', () => {
+    const random = prng(99);
+    const columns = Array.from({ length: 600 }, (_, i) =>
+      randomColumns(random, int(random, 20, 120), BigInt(i)),
+    );
+    // Fill several slabs; keep one body unreleased, release all the others.
+    const first = columns.map((c) => v1TransactionsBody(c));
+    const held = first[5] as Buffer;
+    const heldBytes = Buffer.from(held);
+    for (const body of first) if (body !== held) releaseBody(body);
+    // The next answers reuse released slabs (same memory), but not the one holding `held`.
+    const second = columns.map((c) => v1TransactionsBody(c));
+    const reused = second.filter((b) => first.some((f) => f !== held && f.buffer === b.buffer));
+    expect(reused.length, 'no released slab was written again').toBeGreaterThan(0);
+    expect(second.some((b) => b.buffer === held.buffer)).toBe(false);
+    expect(held.equals(heldBytes)).toBe(true);
+    second.forEach((body, i) => {
+      expect(body.equals(v1TransactionsJson(columns[i] as TransactionColumns)), `answer ${i}`).toBe(true);
+    });
+    releaseBody(held);
+    for (const body of second) releaseBody(body);
+    releaseBody(held); // a second release, or one of a body that is not the writer's, changes nothing
+    releaseBody(Buffer.from('[]'));
   });
 
   it('leaves rows with dollars beyond 2^53 to the JavaScript writer, exactly', () => {

@@ -9,7 +9,7 @@ import { answerFrom } from '../../backends/store.js';
 import { INT64_MAX, MERCHANT_CODE_MAX } from '../../domain/schema.js';
 import { parseV1Id } from '../../domain/v1.js';
 import { v1DailyNetJson } from '../../domain/v1-json.js';
-import { v1TransactionsBody } from '../../native/v1-writer.js';
+import { releaseBody, v1TransactionsBody } from '../../native/v1-writer.js';
 import {
   ErrorBody,
   MerchantParams,
@@ -50,6 +50,8 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
         app.answers.answer(v, `u${id}`, async () => v1TransactionsBody(await v.transactionsOfUser(id))),
       );
       if (answer.view !== view) app.labelAnswer(reply, answer.view);
+      // The body may be a slice of the writer's shared slab: give it back once the response is done.
+      reply.raw.once('close', () => releaseBody(answer.value));
       return sendJson(reply, answer.value);
     },
   );
