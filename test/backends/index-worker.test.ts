@@ -1,6 +1,9 @@
 // The index built in a worker thread (what large snapshots get) answers exactly what the Parquet lookups
 // and the in-thread build answer, and a later load (a swap, one DuckDB thread) does too.
 
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/backends/embedded/embedded-store.js';
@@ -40,7 +43,33 @@ beforeAll(async () => {
 
 afterAll(() => temp.cleanup());
 
+/** The pid of a process that has just exited (so no process runs under it, barring reuse). */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+    encoding: 'utf8',
+  });
+  return Number(child.stdout);
+}
+
 describe('the index built in a worker thread', () => {
+  it('removes the spill directories left by processes that no longer run, and only those', async () => {
+    const dead = path.join(os.tmpdir(), `txlake-index-${deadPid()}-left`);
+    const live = path.join(os.tmpdir(), `txlake-index-${process.pid}-inuse`);
+    mkdirSync(path.join(dead, 'spill'), { recursive: true });
+    mkdirSync(live, { recursive: true });
+    const store = await EmbeddedStore.open({ lake, indexInWorkerFromRows: 1 });
+    try {
+      await store.refresh();
+      expect(store.current()?.lookup.kind).toBe('memory');
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+    } finally {
+      await store.close();
+      rmSync(live, { recursive: true, force: true });
+      rmSync(dead, { recursive: true, force: true });
+    }
+  });
+
   it('answers every user exactly as Parquet lookups and the in-thread build do, first load and swap', async () => {
     const inWorker = await EmbeddedStore.open({ lake, indexInWorkerFromRows: 1 });
     const inThread = await EmbeddedStore.open({ lake });

@@ -57,10 +57,36 @@ function sortMemoryBytes(): number {
   return Math.min(4 * 1024 ** 3, Math.max(1024 ** 3, Math.floor(os.totalmem() / 8)));
 }
 
+const SPILL_PREFIX = 'txlake-index-';
+
+/**
+ * A server stopped while it was building an index (SIGTERM during a swap, a crash, a kill) leaves its
+ * spill directory behind: the directories are named after their process, and those of processes that no
+ * longer run are removed before the next build.
+ */
+async function removeSpillsOfDeadProcesses(): Promise<void> {
+  const entries = await fs.readdir(os.tmpdir()).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const match = new RegExp(`^${SPILL_PREFIX}([0-9]+)-`).exec(entry);
+    if (match === null || isRunning(Number(match[1]))) continue;
+    await fs.rm(path.join(os.tmpdir(), entry), { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+}
+
 async function buildAndReply(request: BuildRequest): Promise<void> {
   const port = parentPort;
   if (port === null) return;
-  const spill = await fs.mkdtemp(path.join(os.tmpdir(), 'txlake-index-'));
+  await removeSpillsOfDeadProcesses();
+  const spill = await fs.mkdtemp(path.join(os.tmpdir(), `${SPILL_PREFIX}${process.pid}-`));
   const engine = await openEngine({
     memoryLimitBytes: sortMemoryBytes(),
     tempDirectory: spill,
