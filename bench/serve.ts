@@ -9,8 +9,8 @@ import net from 'node:net';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { sqlString, withEngine } from '../src/lake/engine.js';
+import { readCurrentSnapshot } from '../src/lake/lake-state.js';
 import { LakeLayout } from '../src/lake/layout.js';
-import { readCurrentSnapshot } from '../src/lake/snapshots.js';
 import { defaultUsers, generateTransactionsFile } from '../src/sample/generator.js';
 import { formatBytes, measureChild, packageRoot, treeRssBytes, withWorkDirectory } from './measure.js';
 

@@ -17,6 +17,8 @@ export interface SnapshotView {
   readonly rows: number;
   /** How user lookups are answered from this view, and what its load cost (for logs and /readyz). */
   readonly lookup: LookupInfo;
+  /** Why this view refuses lookups (files it reads changed on disk after they were verified), or null. */
+  readonly impaired: string | null;
   /** Every transaction of `userId`, in v1 order (datetime, type, merchant code, amount), as columns. */
   transactionsOfUser(userId: bigint): Promise<TransactionColumns>;
   /** The daily purchase and return sums of a merchant code, days ascending. */
@@ -34,10 +36,23 @@ export interface LookupInfo {
   fallback?: string;
 }
 
+/**
+ * A view cannot answer right now (its files changed on disk after they were verified): the HTTP layer
+ * answers 503, never a wrong answer. The message is for the log, not for the client.
+ */
+export class SnapshotUnavailable extends Error {
+  override readonly name = 'SnapshotUnavailable';
+}
+
 export interface TransactionStore {
   readonly kind: BackendKind;
   /** The view to answer the next request from, or null until a snapshot is loaded. */
   current(): SnapshotView | null;
+  /**
+   * Why the store does not serve the lake's current snapshot, or its served snapshot is impaired (the lake
+   * cannot vouch for its pointer, a file is damaged), in words for the log and /readyz; null when all is well.
+   */
+  problem(): string | null;
   /** Load the lake's current snapshot if it changed; resolves to true when a new view was swapped in. */
   refresh(): Promise<boolean>;
   /** Release every resource; pending queries may fail afterwards. */

@@ -6,14 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { TxlakeError } from '../domain/errors.js';
 import type { PartitionScheme } from '../domain/schema.js';
-import { commitSnapshot } from '../lake/commit.js';
 import { writeDailySums, writeDataFiles } from '../lake/data-writer.js';
 import { type Engine, openEngine, sqlString } from '../lake/engine.js';
 import { faultPoint } from '../lake/fault-points.js';
-import { LakeLayout, newWriteId } from '../lake/layout.js';
-import { acquireWriterLock } from '../lake/lock.js';
-import type { DataFile, SnapshotManifest, SourceRecord, WriteMode } from '../lake/manifest.js';
-import { assertLakeRoot, readCurrentSnapshot } from '../lake/snapshots.js';
+import { findDamagedFiles } from '../lake/integrity.js';
+import { LakeLayout } from '../lake/layout.js';
+import type { SnapshotManifest, SourceRecord, WriteMode } from '../lake/manifest.js';
+import { assertCarriedFilesIntact, type LakeWrite, withLakeWrite } from '../lake/writer.js';
 import { planSources } from './dedupe.js';
 import { countRecords } from './line-map.js';
 import { withProgress } from './progress.js';
@@ -106,131 +105,128 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const clock = new PhaseClock();
   const notice = options.onNotice ?? (() => {});
   const layout = new LakeLayout(options.lake);
-  const writeId = newWriteId();
-  const stagingDir = layout.stagingDir(writeId);
   if (options.files.length === 0) {
     throw new TxlakeError('usage', 'name at least one CSV file to ingest (or - for stdin)');
   }
   if (options.rejectsFile && options.files.length > 1) {
     throw new TxlakeError('usage', '--rejects names one file, so it can be used with one source only');
   }
-  await assertLakeRoot(layout);
-  let releaseLock: (() => Promise<void>) | null = null;
-  let engine: Engine | null = null;
-  try {
-    // The lock comes first: the staging directory (where stdin is spooled) belongs to the lock's holder.
-    const lock = await acquireWriterLock(layout, `ingest ${options.files.join(' ')}`, notice);
-    releaseLock = lock.release;
-    const sources: Source[] = [];
-    for (const name of options.files) sources.push(await openSource(name, stagingDir));
+  // The lock comes first: the staging directory (where stdin is spooled) belongs to the lock's holder.
+  return withLakeWrite(layout, `ingest ${options.files.join(' ')}`, { notice }, async (write) => {
+    let engine: Engine | null = null;
+    try {
+      const { stagingDir, writeId } = write;
+      const sources: Source[] = [];
+      for (const name of options.files) sources.push(await openSource(name, stagingDir));
 
-    const parent = await readCurrentSnapshot(layout);
-    if (
-      parent &&
-      options.mode === 'append' &&
-      options.partitionBy &&
-      options.partitionBy !== parent.partition_by
-    ) {
-      throw new TxlakeError(
-        'usage',
-        `the lake is partitioned by ${parent.partition_by}; --partition-by ${options.partitionBy} applies to a new ` +
-          'lake or to --mode replace',
-      );
-    }
-    const skipDuplicates = !options.force && options.mode === 'append';
-    const { outcomes, toIngest } = await planSources(sources, parent, skipDuplicates, notice);
-    if (toIngest.length === 0) return summarize(outcomes, parent?.id ?? null, false, clock);
+      const parent = write.state.current;
+      if (
+        parent &&
+        options.mode === 'append' &&
+        options.partitionBy &&
+        options.partitionBy !== parent.partition_by
+      ) {
+        throw new TxlakeError(
+          'usage',
+          `the lake is partitioned by ${parent.partition_by}; --partition-by ${options.partitionBy} applies to a new ` +
+            'lake or to --mode replace',
+        );
+      }
+      const skipDuplicates = !options.force && options.mode === 'append';
+      const { outcomes, toIngest } = await planSources(sources, parent, skipDuplicates, notice);
+      if (toIngest.length === 0) return summarize(outcomes, parent?.id ?? null, false, clock);
 
-    await fs.mkdir(stagingDir, { recursive: true });
-    const memoryLimitBytes = options.memoryLimitBytes ?? defaultIngestMemoryLimit();
-    const activeEngine = await openEngine({
-      tempDirectory: path.join(stagingDir, 'spill'),
-      memoryLimitBytes,
-    });
-    engine = activeEngine;
-    const storage =
-      !options.staging || options.staging === 'auto'
-        ? chooseStagedStorage(
-            toIngest.map((t) => t.source),
-            memoryLimitBytes,
-          )
-        : options.staging;
-    if (storage === 'disk') {
-      // The staging database becomes the current catalog: the staged table (and the write's sorted copy, for a
-      // date partition level) go there. It lives in the staging directory and goes with it.
-      await activeEngine.run(
-        `ATTACH ${sqlString(path.join(stagingDir, 'staged.duckdb'))} AS txlake_staging; USE txlake_staging`,
-      );
-    }
-    if (process.stderr.isTTY) {
-      await activeEngine.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
-    }
-    let rowidBase = 0n;
-    for (const [index, { source, outcome, sha256 }] of toIngest.entries()) {
-      const staged = await clock.time('validate', () =>
-        withProgress(
-          activeEngine.connection,
-          { label: `validating ${source.label}`, estimatedRows: source.bytes / source.sampledBytesPerRow },
-          () => stage(activeEngine, source, index, stagingDir, storage, notice),
+      // An append carries every file of the parent into the new snapshot (and merges its daily sums): they
+      // are checked against their checksums while the engine validates the new rows.
+      const carried = options.mode === 'append' && parent ? findDamagedFiles(layout, parent) : null;
+      carried?.catch(() => {}); // awaited below; an early failure must not surface as unhandled
+      await fs.mkdir(stagingDir, { recursive: true });
+      const memoryLimitBytes = options.memoryLimitBytes ?? defaultIngestMemoryLimit();
+      const activeEngine = await openEngine({
+        tempDirectory: path.join(stagingDir, 'spill'),
+        memoryLimitBytes,
+      });
+      engine = activeEngine;
+      const storage =
+        !options.staging || options.staging === 'auto'
+          ? chooseStagedStorage(
+              toIngest.map((t) => t.source),
+              memoryLimitBytes,
+            )
+          : options.staging;
+      if (storage === 'disk') {
+        // The staging database becomes the current catalog: the staged table (and the write's sorted copy, for a
+        // date partition level) go there. It lives in the staging directory and goes with it.
+        await activeEngine.run(
+          `ATTACH ${sqlString(path.join(stagingDir, 'staged.duckdb'))} AS txlake_staging; USE txlake_staging`,
+        );
+      }
+      if (process.stderr.isTTY) {
+        await activeEngine.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
+      }
+      let rowidBase = 0n;
+      for (const [index, { source, outcome, sha256 }] of toIngest.entries()) {
+        const staged = await clock.time('validate', () =>
+          withProgress(
+            activeEngine.connection,
+            { label: `validating ${source.label}`, estimatedRows: source.bytes / source.sampledBytesPerRow },
+            () => stage(activeEngine, source, index, stagingDir, storage, notice),
+          ),
+        );
+        await sha256; // a corrupt source stops here, before any rejects are described
+        faultPoint('validated');
+        const counted = await countStaged(activeEngine, staged, index, rowidBase, outcome);
+        rowidBase = counted.nextRowid;
+        if (outcome.rows_rejected > 0) {
+          const rows = await clock.time('rejects', () =>
+            describeRejections(staged.source, counted.rejections, notice),
+          );
+          outcome.rejects_file = path.resolve(
+            options.rejectsFile ?? defaultRejectsPath(layout.rejectsDir, writeId, source),
+          );
+          await writeRejectsFile(outcome.rejects_file, rows);
+        }
+      }
+
+      const read = outcomes.reduce((sum, o) => sum + o.rows_read, 0);
+      const rejected = outcomes.reduce((sum, o) => sum + o.rows_rejected, 0);
+      if (read > 0 && rejected / read > options.maxRejectRate) {
+        for (const o of outcomes) {
+          o.rows_withheld = o.rows_committed;
+          o.rows_committed = 0;
+        }
+        const result = summarize(outcomes, parent?.id ?? null, false, clock);
+        const where = result.rejects_files.length > 0 ? `; see ${result.rejects_files.join(', ')}` : '';
+        throw new RejectRateExceeded(
+          `${rejected} of ${read} rows (${((100 * rejected) / read).toFixed(2)}%) were rejected, more than ` +
+            `--max-reject-rate ${options.maxRejectRate}; nothing was committed${where}`,
+          result,
+        );
+      }
+      if (parent && carried) await assertCarriedFilesIntact(write.state, parent, 'append to', await carried);
+
+      const manifest = await writeAndCommit(activeEngine, layout, clock, write, {
+        parent: options.mode === 'append' ? parent : null,
+        partitionBy: options.partitionBy ?? parent?.partition_by ?? 'transaction_type',
+        mode: options.mode,
+        newSources: await Promise.all(
+          toIngest.map(async ({ source, outcome, sha256 }) => ({
+            name: source.label,
+            sha256: await sha256,
+            quick_fingerprint: source.quickFingerprint,
+            bytes: source.bytes,
+            rows_read: outcome.rows_read,
+            rows_committed: outcome.rows_committed,
+            rows_rejected: outcome.rows_rejected,
+            snapshot: 0,
+          })),
         ),
-      );
-      await sha256; // a corrupt source stops here, before any rejects are described
-      faultPoint('validated');
-      const counted = await countStaged(activeEngine, staged, index, rowidBase, outcome);
-      rowidBase = counted.nextRowid;
-      if (outcome.rows_rejected > 0) {
-        const rows = await clock.time('rejects', () =>
-          describeRejections(staged.source, counted.rejections, notice),
-        );
-        outcome.rejects_file = path.resolve(
-          options.rejectsFile ?? defaultRejectsPath(layout.rejectsDir, writeId, source),
-        );
-        await writeRejectsFile(outcome.rejects_file, rows);
-      }
+      });
+      return summarize(outcomes, manifest.id, true, clock);
+    } finally {
+      engine?.close();
     }
-
-    const read = outcomes.reduce((sum, o) => sum + o.rows_read, 0);
-    const rejected = outcomes.reduce((sum, o) => sum + o.rows_rejected, 0);
-    if (read > 0 && rejected / read > options.maxRejectRate) {
-      for (const o of outcomes) {
-        o.rows_withheld = o.rows_committed;
-        o.rows_committed = 0;
-      }
-      const result = summarize(outcomes, parent?.id ?? null, false, clock);
-      const where = result.rejects_files.length > 0 ? `; see ${result.rejects_files.join(', ')}` : '';
-      throw new RejectRateExceeded(
-        `${rejected} of ${read} rows (${((100 * rejected) / read).toFixed(2)}%) were rejected, more than ` +
-          `--max-reject-rate ${options.maxRejectRate}; nothing was committed${where}`,
-        result,
-      );
-    }
-
-    const manifest = await writeAndCommit(activeEngine, layout, clock, {
-      parent: options.mode === 'append' ? parent : null,
-      expectedCurrent: parent?.id ?? null,
-      partitionBy: options.partitionBy ?? parent?.partition_by ?? 'transaction_type',
-      mode: options.mode,
-      writeId,
-      stagingDir,
-      newSources: await Promise.all(
-        toIngest.map(async ({ source, outcome, sha256 }) => ({
-          name: source.label,
-          sha256: await sha256,
-          quick_fingerprint: source.quickFingerprint,
-          bytes: source.bytes,
-          rows_read: outcome.rows_read,
-          rows_committed: outcome.rows_committed,
-          rows_rejected: outcome.rows_rejected,
-          snapshot: 0,
-        })),
-      ),
-    });
-    return summarize(outcomes, manifest.id, true, clock);
-  } finally {
-    engine?.close();
-    await fs.rm(stagingDir, { recursive: true, force: true });
-    await releaseLock?.();
-  }
+  });
 }
 
 interface StagedSource {
@@ -336,12 +332,8 @@ async function assertRecordsIntact(
 interface CommitRequest {
   /** The snapshot the new one builds on (null for a replace). */
   parent: SnapshotManifest | null;
-  /** The snapshot that must still be current when committing. */
-  expectedCurrent: number | null;
   partitionBy: PartitionScheme;
   mode: WriteMode;
-  writeId: string;
-  stagingDir: string;
   newSources: SourceRecord[];
 }
 
@@ -349,53 +341,36 @@ async function writeAndCommit(
   engine: Engine,
   layout: LakeLayout,
   clock: PhaseClock,
+  write: LakeWrite,
   request: CommitRequest,
 ): Promise<SnapshotManifest> {
   const newRows = request.newSources.reduce((sum, s) => sum + s.rows_committed, 0);
-  const published: DataFile[] = [];
-  const onPublished = (file: DataFile) => published.push(file);
-  try {
-    const files = await clock.time('write', () =>
-      withProgress(engine.connection, { label: 'sorting and writing Parquet', estimatedRows: newRows }, () =>
-        writeDataFiles(engine, layout, {
-          rows: VALID_ROWS,
-          partitionBy: request.partitionBy,
-          writeId: request.writeId,
-          stagingDir: request.stagingDir,
-          onPublished,
-        }),
-      ),
-    );
-    const dailySums = await clock.time('daily_sums', () =>
-      writeDailySums(engine, layout, {
-        rows: VALID_ROWS,
-        previous: request.parent?.daily_sums ?? null,
-        writeId: request.writeId,
-        stagingDir: request.stagingDir,
-        onPublished,
-      }),
-    );
-    const parent = request.parent;
-    const sources = parent?.sources ?? [];
-    const draft = {
-      operation: 'ingest' as const,
-      mode: request.mode,
-      partition_by: request.partitionBy,
-      rows: (parent?.rows ?? 0) + newRows,
-      files: [...(parent?.files ?? []), ...files],
-      daily_sums: dailySums,
-      sources,
-    };
-    // The new sources are stamped with the id the snapshot receives.
-    return await clock.time('commit', () =>
-      commitSnapshot(layout, draft, request.expectedCurrent, (id) => [
-        ...sources,
-        ...request.newSources.map((s) => ({ ...s, snapshot: id })),
-      ]),
-    );
-  } catch (error) {
-    // Not committed: the files this write published belong to no snapshot; remove them now.
-    await Promise.all(published.map((file) => fs.rm(layout.resolve(file.path), { force: true })));
-    throw error;
-  }
+  const target = { writeId: write.writeId, stagingDir: write.stagingDir, onPublished: write.published };
+  const files = await clock.time('write', () =>
+    withProgress(engine.connection, { label: 'sorting and writing Parquet', estimatedRows: newRows }, () =>
+      writeDataFiles(engine, layout, { ...target, rows: VALID_ROWS, partitionBy: request.partitionBy }),
+    ),
+  );
+  const dailySums = await clock.time('daily_sums', () =>
+    writeDailySums(engine, layout, {
+      ...target,
+      rows: VALID_ROWS,
+      previous: request.parent?.daily_sums ?? null,
+    }),
+  );
+  const parent = request.parent;
+  const sources = parent?.sources ?? [];
+  const draft = {
+    operation: 'ingest' as const,
+    mode: request.mode,
+    partition_by: request.partitionBy,
+    rows: (parent?.rows ?? 0) + newRows,
+    files: [...(parent?.files ?? []), ...files],
+    daily_sums: dailySums,
+    sources,
+  };
+  // The new sources are stamped with the id the snapshot receives.
+  return clock.time('commit', () =>
+    write.commit(draft, (id) => [...sources, ...request.newSources.map((s) => ({ ...s, snapshot: id }))]),
+  );
 }

@@ -1,40 +1,52 @@
 // Publishing a snapshot. Order is the crash-safety argument: (1) data files are complete and fsynced in
-// place, (2) the new manifest is written under a fresh id (tmp + rename), (3) CURRENT is replaced by rename.
-// A crash before (3) leaves the previous snapshot current and the new files unreferenced.
+// place, (2) the new manifest is written under a fresh id (tmp + link), (3) CURRENT is replaced by rename —
+// the commit — and (4) the commit is appended to the commit log. A crash before (3) leaves the previous
+// snapshot current and the new files unreferenced; a crash between (3) and (4) leaves a committed snapshot
+// that the next writer logs (lake-state.ts recognises it).
 
 import fs from 'node:fs/promises';
 import { TxlakeError } from '../domain/errors.js';
+import { appendCommitRecord, sha256Of } from './commit-log.js';
 import { ensureDirectory, writeFileAtomic, writeFileExclusive } from './durable-files.js';
 import { faultPoint } from './fault-points.js';
+import { commitRecordOf, type LakeState } from './lake-state.js';
 import type { LakeLayout } from './layout.js';
 import { MANIFEST_FORMAT, type SnapshotManifest } from './manifest.js';
-import { listSnapshotIds, readCurrentSnapshotId } from './snapshots.js';
+import { listManifestIds, readPointer } from './snapshots.js';
 
 export type SnapshotDraft = Omit<SnapshotManifest, 'format' | 'id' | 'parent' | 'created'>;
 
+async function pointerId(layout: LakeLayout): Promise<number | null> {
+  const pointer = await readPointer(layout).catch(() => ({ kind: 'missing' }) as const);
+  return pointer.kind === 'id' ? pointer.id : null;
+}
+
 /**
- * Publish `draft` as the new current snapshot, built on `expectedCurrent`. The caller holds the writer
- * lock; the checks below are a second line of defence should two writers ever run (a lost lock): the
- * manifest is created exclusively, and CURRENT must still name the snapshot the draft was built on.
- * `sourcesFor` may stamp the draft's sources with the id the snapshot receives.
+ * Publish `draft` as the new current snapshot, built on the snapshot current in `state` (read under the
+ * writer lock the caller holds). The checks below are a second line of defence should two writers ever run
+ * (a lost lock): the manifest is created exclusively, and CURRENT must still name the snapshot the draft
+ * was built on. `sourcesFor` may stamp the draft's sources with the id the snapshot receives; `notice`
+ * hears of a commit that stands but could not be logged.
  */
 export async function commitSnapshot(
   layout: LakeLayout,
   draft: SnapshotDraft,
-  expectedCurrent: number | null,
+  state: LakeState,
   sourcesFor: (id: number) => SnapshotManifest['sources'] = () => draft.sources,
+  notice: (message: string) => void = () => {},
 ): Promise<SnapshotManifest> {
   faultPoint('files-written');
   await ensureDirectory(layout.snapshotsDir);
-  const parent = await readCurrentSnapshotId(layout);
+  const expectedCurrent = state.currentId;
+  const parent = await pointerId(layout);
   if (parent !== expectedCurrent) {
     throw new TxlakeError(
       'lake',
       `snapshot ${parent} was committed by another writer while this one ran; nothing was committed, run it again`,
     );
   }
-  // Above every manifest on disk, not just CURRENT: a crashed writer may have left a manifest never made current.
-  const id = Math.max(0, ...(await listSnapshotIds(layout))) + 1;
+  // Above every id ever used: the log's, and every manifest on disk (one never made current included).
+  const id = Math.max(state.highestId, ...(await listManifestIds(layout))) + 1;
   const manifest: SnapshotManifest = {
     format: MANIFEST_FORMAT,
     id,
@@ -43,20 +55,31 @@ export async function commitSnapshot(
     ...draft,
     sources: sourcesFor(id),
   };
-  await writeFileExclusive(layout.manifestPath(id), `${JSON.stringify(manifest, null, 2)}\n`);
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  await writeFileExclusive(layout.manifestPath(id), text);
   try {
-    if ((await readCurrentSnapshotId(layout)) !== expectedCurrent) {
-      throw new TxlakeError('lake', 'another writer committed while this one ran; nothing was committed, run it again');
+    if ((await pointerId(layout)) !== expectedCurrent) {
+      throw new TxlakeError(
+        'lake',
+        'another writer committed while this one ran; nothing was committed, run it again',
+      );
     }
     faultPoint('manifest-written');
     await writeFileAtomic(layout.currentPointer, `${id}\n`, () => faultPoint('current-swap'));
   } catch (error) {
     // Not made current: remove the manifest so that it is never taken for a snapshot. (After a kill there is
-    // no chance to; such a manifest is outside CURRENT's parent chain, which is what counts.)
-    if ((await readCurrentSnapshotId(layout).catch(() => null)) !== id) {
-      await fs.rm(layout.manifestPath(id), { force: true });
-    }
+    // no chance to; such a manifest is in no commit log, which is what counts.)
+    if ((await pointerId(layout)) !== id) await fs.rm(layout.manifestPath(id), { force: true });
     throw error;
+  }
+  faultPoint('committed');
+  try {
+    await appendCommitRecord(layout, commitRecordOf(manifest, sha256Of(text)));
+  } catch (error) {
+    notice(
+      `snapshot ${id} is committed, but it could not be recorded in the commit log ` +
+        `(${(error as Error).message.split('\n')[0]}); the next txlake writer records it`,
+    );
   }
   return manifest;
 }

@@ -6,8 +6,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type PartitionScheme, TRANSACTION_TYPES, type TransactionType } from '../domain/schema.js';
 import { digestFile, ensureDirectory, fsyncPath } from './durable-files.js';
-import { faultPoint } from './fault-points.js';
 import { type Engine, sqlString } from './engine.js';
+import { faultPoint } from './fault-points.js';
 import type { LakeLayout } from './layout.js';
 import type { DataFile } from './manifest.js';
 
@@ -72,7 +72,11 @@ async function copyCount(engine: Engine, sql: string): Promise<number> {
  * With a date level (hundreds of directories) the rows are first sorted once into a temporary table by
  * (type, period, user, datetime); each COPY then reads its contiguous slice, pruned by zone maps, in order.
  */
-export async function writeDataFiles(engine: Engine, layout: LakeLayout, request: NewFilesRequest): Promise<DataFile[]> {
+export async function writeDataFiles(
+  engine: Engine,
+  layout: LakeLayout,
+  request: NewFilesRequest,
+): Promise<DataFile[]> {
   const period = periodExpression(request.partitionBy);
   let source = request.rows;
   let groups: PartitionGroup[] = TRANSACTION_TYPES.map((type) => ({ transaction_type: type, period: null }));
@@ -86,7 +90,9 @@ export async function writeDataFiles(engine: Engine, layout: LakeLayout, request
          user_id, merchant_type_code, amount_cents, datetime
        FROM ${request.rows} ORDER BY transaction_type, period, user_id, datetime`,
     );
-    groups = await engine.rows<PartitionGroup>(`SELECT DISTINCT transaction_type, period FROM ${source} ORDER BY ALL`);
+    groups = await engine.rows<PartitionGroup>(
+      `SELECT DISTINCT transaction_type, period FROM ${source} ORDER BY ALL`,
+    );
   }
   const files: DataFile[] = [];
   try {
@@ -151,7 +157,13 @@ export async function writeDailySums(
       FROM (${inputs}) GROUP BY ALL HAVING sum(rows) > 0 ORDER BY ALL
     ) TO ${sqlString(staged)} (FORMAT parquet, COMPRESSION zstd)`,
   );
-  return publishFile(layout, request, staged, layout.relative(path.join(layout.dailySumsDir, `daily-sums-${request.writeId}.parquet`)), rows);
+  return publishFile(
+    layout,
+    request,
+    staged,
+    layout.relative(path.join(layout.dailySumsDir, `daily-sums-${request.writeId}.parquet`)),
+    rows,
+  );
 }
 
 /**

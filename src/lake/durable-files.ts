@@ -42,7 +42,11 @@ async function writeThroughTemporary(
 }
 
 /** Replace `target` with `content` atomically: readers see the old file or the new one, never a torn one. */
-export async function writeFileAtomic(target: string, content: string, beforeRename?: () => void): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  content: string,
+  beforeRename?: () => void,
+): Promise<void> {
   await writeThroughTemporary(target, content, fs.rename, beforeRename);
 }
 
@@ -55,9 +59,9 @@ export interface FileDigest {
  * Size and sha256 of a file, read in a plain loop into one reused buffer: it often runs beside the engine
  * (hashing a source while DuckDB validates it), so its CPU time counts.
  */
-export async function digestFile(file: string): Promise<FileDigest> {
+export async function digestFile(file: string, chunkBytes = 4 << 20): Promise<FileDigest> {
   const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(4 << 20);
+  const buffer = Buffer.allocUnsafe(chunkBytes);
   let bytes = 0;
   const handle = await fs.open(file, 'r');
   try {

@@ -33,7 +33,8 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   const config: Record<string, string> = {};
   if (options.threads) config.threads = String(options.threads);
   if (options.tempDirectory) config.temp_directory = options.tempDirectory;
-  if (options.memoryLimitBytes) config.memory_limit = `${Math.max(1, Math.floor(options.memoryLimitBytes / 1024 ** 2))}MiB`;
+  if (options.memoryLimitBytes)
+    config.memory_limit = `${Math.max(1, Math.floor(options.memoryLimitBytes / 1024 ** 2))}MiB`;
   const instance = await DuckDBInstance.create(':memory:', config);
   const connection = await instance.connect();
   // Day boundaries and timestamp casts are UTC whatever the machine's zone.
@@ -60,7 +61,10 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
 }
 
 /** Run `work` on a fresh engine and close it afterwards, whatever happens. */
-export async function withEngine<T>(work: (engine: Engine) => Promise<T>, options: EngineOptions = {}): Promise<T> {
+export async function withEngine<T>(
+  work: (engine: Engine) => Promise<T>,
+  options: EngineOptions = {},
+): Promise<T> {
   const engine = await openEngine(options);
   try {
     return await work(engine);

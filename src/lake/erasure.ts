@@ -5,14 +5,12 @@
 import fs from 'node:fs/promises';
 import { TxlakeError } from '../domain/errors.js';
 import { INT64_MAX } from '../domain/schema.js';
-import { commitSnapshot } from './commit.js';
 import { rewriteDataFile, writeDailySums } from './data-writer.js';
 import { type Engine, sqlString } from './engine.js';
-import { type LakeLayout, newWriteId } from './layout.js';
-import { acquireWriterLock } from './lock.js';
+import type { LakeLayout } from './layout.js';
 import type { DataFile, SnapshotManifest } from './manifest.js';
-import { assertExistingLake, readCurrentSnapshot } from './snapshots.js';
 import { type VacuumResult, vacuumHoldingLock } from './vacuum.js';
+import { assertCarriedFilesIntact, withLakeWrite } from './writer.js';
 
 export interface ErasureResult {
   userId: bigint;
@@ -44,14 +42,11 @@ export async function deleteUser(
   engine: Engine,
   options: ErasureOptions = {},
 ): Promise<ErasureResult> {
-  await assertExistingLake(layout);
-  const lock = await acquireWriterLock(layout, `delete-user ${userId}`, options.notice);
-  const writeId = newWriteId();
-  const stagingDir = layout.stagingDir(writeId);
-  const published: DataFile[] = [];
-  try {
-    const parent = await readCurrentSnapshot(layout);
-    if (parent === null) throw new TxlakeError('lake', `the lake ${layout.root} has no snapshot yet`);
+  const session = { requireSnapshot: true, ...(options.notice ? { notice: options.notice } : {}) };
+  return withLakeWrite(layout, `delete-user ${userId}`, session, async (write) => {
+    const parent = write.state.current as SnapshotManifest;
+    // Every file is read (to find the user) or carried into the new snapshot: all must be the ones committed.
+    await assertCarriedFilesIntact(write.state, parent, 'erase a user from');
     const holding: Array<{ file: DataFile; rows: number }> = [];
     for (const file of parent.files) {
       // Row-group statistics let DuckDB skip every group whose user range excludes the id.
@@ -61,12 +56,12 @@ export async function deleteUser(
       if (Number(hit?.n) > 0) holding.push({ file, rows: Number(hit?.n) });
     }
     const rowsErased = holding.reduce((sum, h) => sum + h.rows, 0);
-    if (holding.length === 0) {
-      return { userId, rowsErased: 0, filesRewritten: 0, snapshot: null, purged: options.purge ? await vacuumHoldingLock(layout, 0) : null };
-    }
+    const purge = () => (options.purge ? vacuumHoldingLock(layout, 0, write.notice) : Promise.resolve(null));
+    if (holding.length === 0)
+      return { userId, rowsErased: 0, filesRewritten: 0, snapshot: null, purged: await purge() };
 
-    await fs.mkdir(stagingDir, { recursive: true });
-    const request = { writeId, stagingDir, onPublished: (file: DataFile) => published.push(file) };
+    await fs.mkdir(write.stagingDir, { recursive: true });
+    const request = { writeId: write.writeId, stagingDir: write.stagingDir, onPublished: write.published };
     const erased = holding.map((h) => sqlString(layout.resolve(h.file.path))).join(', ');
     const dailySums = await writeDailySums(engine, layout, {
       ...request,
@@ -76,34 +71,27 @@ export async function deleteUser(
     });
     const replacements = new Map<string, DataFile | null>();
     for (const [index, { file }] of holding.entries()) {
-      replacements.set(file.path, await rewriteDataFile(engine, layout, file, `user_id <> ${userId}`, request, index));
+      replacements.set(
+        file.path,
+        await rewriteDataFile(engine, layout, file, `user_id <> ${userId}`, request, index),
+      );
     }
     const files = parent.files.flatMap((f) => {
       if (!replacements.has(f.path)) return [f];
       const replacement = replacements.get(f.path);
       return replacement ? [replacement] : [];
     });
-    const snapshot = await commitSnapshot(
-      layout,
-      {
-        operation: 'delete-user',
-        mode: 'replace',
-        erased_user: String(userId),
-        rows_erased: rowsErased,
-        partition_by: parent.partition_by,
-        rows: parent.rows - rowsErased,
-        files,
-        daily_sums: dailySums,
-        sources: parent.sources,
-      },
-      parent.id,
-    );
-    published.length = 0; // committed: nothing to clean up
-    const purged = options.purge ? await vacuumHoldingLock(layout, 0) : null;
-    return { userId, rowsErased, filesRewritten: holding.length, snapshot, purged };
-  } finally {
-    await Promise.all(published.map((file) => fs.rm(layout.resolve(file.path), { force: true })));
-    await fs.rm(stagingDir, { recursive: true, force: true });
-    await lock.release();
-  }
+    const snapshot = await write.commit({
+      operation: 'delete-user',
+      mode: 'replace',
+      erased_user: String(userId),
+      rows_erased: rowsErased,
+      partition_by: parent.partition_by,
+      rows: parent.rows - rowsErased,
+      files,
+      daily_sums: dailySums,
+      sources: parent.sources,
+    });
+    return { userId, rowsErased, filesRewritten: holding.length, snapshot, purged: await purge() };
+  });
 }

@@ -13,6 +13,8 @@ export const FAULT_POINTS = [
   'manifest-written',
   /** The new CURRENT is written under a temporary name, not yet renamed into place. */
   'current-swap',
+  /** CURRENT names the new snapshot (it is committed); the commit log does not list it yet. */
+  'committed',
   /** Vacuum has removed its first file. */
   'vacuum-removing',
 ] as const;
@@ -23,6 +25,8 @@ export function faultPoint(point: FaultPoint): void {
   if (!wanted) return;
   if (wanted === point) process.kill(process.pid, 'SIGKILL');
   if (wanted === `enospc:${point}`) {
-    throw Object.assign(new Error(`ENOSPC: no space left on device (injected at ${point})`), { code: 'ENOSPC' });
+    throw Object.assign(new Error(`ENOSPC: no space left on device (injected at ${point})`), {
+      code: 'ENOSPC',
+    });
   }
 }

@@ -1,21 +1,13 @@
-// The snapshot history: listing it, rolling back (as a new commit, so history is never rewritten), and
-// verifying that a snapshot's files are all there, whole.
+// The snapshot history: listing it, and rolling back (as a new commit, so history is never rewritten).
 
-import fs from 'node:fs/promises';
 import { TxlakeError } from '../domain/errors.js';
-import { commitSnapshot } from './commit.js';
-import { digestFile } from './durable-files.js';
-import { type Engine, sqlString } from './engine.js';
+import type { Engine } from './engine.js';
+import { describeDamage, verifySnapshot } from './integrity.js';
+import { inspectLake, type LakeProblem } from './lake-state.js';
 import type { LakeLayout } from './layout.js';
-import { acquireWriterLock } from './lock.js';
-import type { DataFile, SnapshotManifest } from './manifest.js';
-import {
-  assertExistingLake,
-  committedSnapshotIds,
-  listSnapshotIds,
-  readCurrentSnapshotId,
-  readSnapshot,
-} from './snapshots.js';
+import type { SnapshotManifest } from './manifest.js';
+import { describeManifestProblem, readManifest } from './snapshots.js';
+import { withLakeWrite } from './writer.js';
 
 export interface SnapshotSummary {
   id: number;
@@ -26,79 +18,65 @@ export interface SnapshotSummary {
   restores: number | null;
   erased_user: string | null;
   rows: number;
-  files: number;
+  /** Data files; null when the manifest cannot be read. */
+  files: number | null;
   current: boolean;
+  /** Why the manifest cannot be used (damaged, or not the one committed); null when it is whole. */
+  damaged: string | null;
 }
 
-/** Every committed snapshot on disk, oldest first, marking the current one. */
-export async function listSnapshots(layout: LakeLayout): Promise<SnapshotSummary[]> {
-  const current = await readCurrentSnapshotId(layout);
-  const committed = await committedSnapshotIds(layout);
-  const summaries: SnapshotSummary[] = [];
-  for (const id of (await listSnapshotIds(layout)).filter((candidate) => committed.has(candidate))) {
-    const m = await readSnapshot(layout, id);
-    summaries.push({
-      id: m.id,
-      parent: m.parent,
-      created: m.created,
-      operation: m.operation,
-      mode: m.mode,
-      restores: m.restores ?? null,
-      erased_user: m.erased_user ?? null,
-      rows: m.rows,
-      files: m.files.length,
-      current: m.id === current,
-    });
-  }
-  return summaries;
-}
-
-export interface VerifyProblem {
-  path: string;
-  problem: string;
+export interface SnapshotHistory {
+  snapshots: SnapshotSummary[];
+  /** What is wrong with the lake's pointer or log, if anything (the list is still the committed history). */
+  problem: LakeProblem | null;
 }
 
 /**
- * Check that every file of `manifest` (data files and daily sums) is present, has the recorded size,
- * row count and sha256. Returns the problems found, none when the snapshot is whole.
+ * Every committed snapshot whose manifest is still on disk (vacuum removes those of expired snapshots),
+ * oldest first, marking the current one and those whose manifest is damaged.
  */
-export async function verifySnapshot(
-  layout: LakeLayout,
-  manifest: SnapshotManifest,
-  engine: Engine,
-): Promise<VerifyProblem[]> {
-  const problems: VerifyProblem[] = [];
-  for (const file of [...manifest.files, manifest.daily_sums]) {
-    const problem = await checkFile(layout, file, engine);
-    if (problem) problems.push({ path: file.path, problem });
-  }
-  return problems;
-}
-
-async function checkFile(layout: LakeLayout, file: DataFile, engine: Engine): Promise<string | null> {
-  const absolute = layout.resolve(file.path);
-  try {
-    await fs.access(absolute);
-  } catch {
-    return 'missing';
-  }
-  const { bytes, sha256 } = await digestFile(absolute);
-  if (bytes !== file.bytes) return `size is ${bytes} bytes, the manifest says ${file.bytes}`;
-  if (sha256 !== file.sha256) return 'checksum differs from the manifest (the file was changed or damaged)';
-  try {
-    const [meta] = await engine.rows<{ rows: bigint }>(
-      `SELECT num_rows AS rows FROM parquet_file_metadata(${sqlString(absolute)})`,
+export async function listSnapshots(layout: LakeLayout): Promise<SnapshotHistory> {
+  const state = await inspectLake(layout);
+  if (!state.exists) {
+    throw new TxlakeError(
+      'lake',
+      `there is no lake at ${layout.root} (no such directory); check --lake or TXLAKE_LAKE`,
     );
-    if (Number(meta?.rows) !== file.rows) return `holds ${meta?.rows} rows, the manifest says ${file.rows}`;
-  } catch (error) {
-    return `is not a readable Parquet file (${(error as Error).message.split('\n')[0]})`;
   }
-  return null;
+  const snapshots: SnapshotSummary[] = [];
+  for (const record of state.committed.values()) {
+    const reading = await readManifest(layout, record.id);
+    if (reading.kind === 'missing' && record.id !== state.currentId) continue; // vacuumed
+    const whole = reading.kind === 'ok' && reading.sha256 === record.manifest_sha256;
+    const m = whole ? reading.manifest : null;
+    snapshots.push({
+      id: record.id,
+      parent: record.parent,
+      created: record.created,
+      operation: record.operation,
+      mode: record.mode,
+      restores: m?.restores ?? null,
+      erased_user: m?.erased_user ?? null,
+      rows: record.rows,
+      files: m?.files.length ?? null,
+      current: record.id === state.currentId,
+      damaged: whole
+        ? null
+        : reading.kind === 'ok'
+          ? 'its manifest is not the one committed'
+          : describeManifestProblem(layout, record.id, reading).replace(
+              /^the manifest of snapshot [0-9]+ /,
+              'its manifest ',
+            ),
+    });
+  }
+  return { snapshots, problem: state.problem };
 }
 
 /**
  * Make snapshot `id`'s content current again, as a new snapshot whose parent is the current one. Refused
- * when a file of that snapshot is gone (vacuumed) or damaged.
+ * when that snapshot was never committed, is gone (vacuumed), or has a damaged file. It works when the
+ * current snapshot's own manifest is damaged: that is what it is for.
  */
 export async function rollbackTo(
   layout: LakeLayout,
@@ -106,42 +84,54 @@ export async function rollbackTo(
   engine: Engine,
   notice?: (message: string) => void,
 ): Promise<SnapshotManifest> {
-  await assertExistingLake(layout);
-  const lock = await acquireWriterLock(layout, `rollback ${id}`, notice);
-  try {
-    const target = await readSnapshot(layout, id);
-    if (!(await committedSnapshotIds(layout)).has(id)) {
+  const options = { requireSnapshot: true, allowDamagedCurrent: true, ...(notice ? { notice } : {}) };
+  return withLakeWrite(layout, `rollback ${id}`, options, async (write) => {
+    const { state } = write;
+    if (state.currentId === id)
+      throw new TxlakeError('usage', `snapshot ${id} is already the current snapshot`);
+    const record = state.committed.get(id);
+    if (record === undefined) {
+      if (id > state.highestId) {
+        throw new TxlakeError(
+          'usage',
+          `snapshot ${id} does not exist (the newest snapshot is ${state.highestId})`,
+        );
+      }
       throw new TxlakeError(
         'usage',
-        `snapshot ${id} was never committed (its writer stopped before making it current); it cannot be restored`,
+        state.manifestIds.includes(id)
+          ? `snapshot ${id} was never committed (its writer stopped before making it current); it cannot be restored`
+          : `snapshot ${id} is not in the lake's history (it was never committed, or was removed long ago)`,
       );
     }
-    const current = await readCurrentSnapshotId(layout);
-    if (current === id) throw new TxlakeError('usage', `snapshot ${id} is already the current snapshot`);
+    const reading = await readManifest(layout, id);
+    if (reading.kind === 'missing') {
+      throw new TxlakeError(
+        'usage',
+        `snapshot ${id} was removed by vacuum (it had expired); it cannot be restored`,
+      );
+    }
+    if (reading.kind === 'damaged' || reading.sha256 !== record.manifest_sha256) {
+      const why =
+        reading.kind === 'damaged'
+          ? describeManifestProblem(layout, id, reading)
+          : `the manifest of snapshot ${id} is not the one committed (its sha256 differs from the commit log)`;
+      throw new TxlakeError('lake', `cannot roll back to snapshot ${id}: ${why}`);
+    }
+    const target = reading.manifest;
     const problems = await verifySnapshot(layout, target, engine);
     if (problems.length > 0) {
-      const first = problems[0] as VerifyProblem;
-      throw new TxlakeError(
-        'lake',
-        `cannot roll back to snapshot ${id}: ${first.path} ${first.problem}` +
-          (problems.length > 1 ? ` (and ${problems.length - 1} more problems)` : ''),
-      );
+      throw new TxlakeError('lake', `cannot roll back to snapshot ${id}: ${describeDamage(problems)}`);
     }
-    return await commitSnapshot(
-      layout,
-      {
-        operation: 'rollback',
-        mode: 'replace',
-        restores: id,
-        partition_by: target.partition_by,
-        rows: target.rows,
-        files: target.files,
-        daily_sums: target.daily_sums,
-        sources: target.sources,
-      },
-      current,
-    );
-  } finally {
-    await lock.release();
-  }
+    return write.commit({
+      operation: 'rollback',
+      mode: 'replace',
+      restores: id,
+      partition_by: target.partition_by,
+      rows: target.rows,
+      files: target.files,
+      daily_sums: target.daily_sums,
+      sources: target.sources,
+    });
+  });
 }

@@ -36,6 +36,11 @@ export class LakeLayout {
     return path.join(this.metadataDir, 'CURRENT');
   }
 
+  /** One line per committed snapshot, appended after each commit (commit-log.ts). */
+  get commitLog(): string {
+    return path.join(this.metadataDir, 'commits.jsonl');
+  }
+
   get lockFile(): string {
     return path.join(this.metadataDir, 'LOCK');
   }

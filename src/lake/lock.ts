@@ -115,7 +115,9 @@ export async function acquireWriterLock(
   command: string,
   notice: (message: string) => void = () => {},
 ): Promise<WriterLock> {
-  await fs.mkdir(layout.metadataDir, { recursive: true });
+  await fs.mkdir(layout.metadataDir, { recursive: true }).catch((error: unknown) => {
+    throw notWritable(layout, error);
+  });
   const holder: LockHolder = {
     pid: process.pid,
     host: os.hostname(),
@@ -127,7 +129,10 @@ export async function acquireWriterLock(
   const guardFile = `${lockFile}.takeover`;
   let recoveredFrom: LockHolder | null = null;
   for (let attempt = 0; attempt < 50; attempt++) {
-    if (await createExclusive(lockFile, holder)) {
+    const created = await createExclusive(lockFile, holder).catch((error: unknown) => {
+      throw notWritable(layout, error);
+    });
+    if (created) {
       const release = async () => {
         const current = await readHolder(lockFile);
         if (current && current.pid === holder.pid && current.started === holder.started) {
@@ -178,6 +183,26 @@ async function sweepStaging(layout: LakeLayout): Promise<void> {
   const staging = path.dirname(layout.stagingDir('x'));
   const names = await fs.readdir(staging).catch(() => [] as string[]);
   await Promise.all(names.map((name) => fs.rm(path.join(staging, name), { recursive: true, force: true })));
+}
+
+/** A lake a writer cannot write to (read-only mount, permissions) is refused in words, not as an errno. */
+function notWritable(layout: LakeLayout, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reasons: Record<string, string> = {
+    EROFS: 'it is on a read-only file system',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    ENOSPC: 'no space left on the device',
+    ENOTDIR: 'a part of its path is not a directory',
+  };
+  const reason = code === undefined ? undefined : reasons[code];
+  if (reason === undefined) return error;
+  return new TxlakeError(
+    'lake',
+    `cannot write to the lake ${layout.root}: ${reason}; commands that change the lake need to write to ` +
+      `${layout.metadataDir} (reading commands and serve do not)`,
+    { cause: error },
+  );
 }
 
 function throwLocked(layout: LakeLayout, other: LockHolder): never {

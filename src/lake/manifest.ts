@@ -1,7 +1,7 @@
 // The snapshot manifest: the complete, immutable description of one version of the lake.
 // A reader uses the files listed by the current manifest and nothing else (docs/lake-format.md).
 
-import type { PartitionScheme } from '../domain/schema.js';
+import { PARTITION_SCHEMES, type PartitionScheme } from '../domain/schema.js';
 
 export const MANIFEST_FORMAT = 'txlake.snapshot/1';
 
@@ -58,17 +58,52 @@ export interface SnapshotManifest {
   sources: SourceRecord[];
 }
 
-/** Light structural check of a parsed manifest, so that a damaged file is reported, not half-used. */
+/** A path stored in a manifest: relative, `/`-separated, never leaving the lake. */
+function isLakePath(value: unknown): boolean {
+  return (
+    typeof value === 'string' &&
+    value.length > 0 &&
+    !value.startsWith('/') &&
+    !value.includes('\\') &&
+    value.split('/').every((part) => part !== '' && part !== '.' && part !== '..')
+  );
+}
+
+function isDataFile(value: unknown): value is DataFile {
+  const f = value as Partial<DataFile> | null;
+  return (
+    typeof f === 'object' &&
+    f !== null &&
+    isLakePath(f.path) &&
+    Number.isSafeInteger(f.rows) &&
+    Number.isSafeInteger(f.bytes) &&
+    typeof f.sha256 === 'string' &&
+    /^[0-9a-f]{64}$/.test(f.sha256)
+  );
+}
+
+/**
+ * Structural check of a parsed manifest, so that a damaged file is reported, not half-used: every field a
+ * reader or vacuum relies on has its type, and no file path leaves the lake.
+ */
 export function assertManifest(value: unknown, where: string): asserts value is SnapshotManifest {
   const m = value as Partial<SnapshotManifest> | null;
   const ok =
     m !== null &&
     typeof m === 'object' &&
     m.format === MANIFEST_FORMAT &&
-    Number.isInteger(m.id) &&
+    Number.isSafeInteger(m.id) &&
+    (m.parent === null || Number.isSafeInteger(m.parent)) &&
+    typeof m.created === 'string' &&
+    !Number.isNaN(Date.parse(m.created)) &&
+    (OPERATIONS as readonly string[]).includes(m.operation as string) &&
+    (WRITE_MODES as readonly string[]).includes(m.mode as string) &&
+    (PARTITION_SCHEMES as readonly string[]).includes(m.partition_by as string) &&
     Array.isArray(m.files) &&
-    typeof m.daily_sums === 'object' &&
+    m.files.every(isDataFile) &&
+    isDataFile(m.daily_sums) &&
     Array.isArray(m.sources) &&
-    Number.isInteger(m.rows);
-  if (!ok) throw new Error(`${where} is not a txlake snapshot manifest (format ${MANIFEST_FORMAT})`);
+    Number.isSafeInteger(m.rows) &&
+    m.rows === m.files.reduce((sum, f) => sum + f.rows, 0);
+  if (!ok) throw new Error(`${where} is not a whole txlake snapshot manifest (format ${MANIFEST_FORMAT})`);
 }

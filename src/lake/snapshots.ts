@@ -1,7 +1,9 @@
-// Reading snapshots: the current pointer, one manifest, or all of them.
+// Reading the lake's pointer and manifests as they are on disk, without judging them: lake-state.ts decides
+// what they mean together with the commit log.
 
 import fs from 'node:fs/promises';
 import { TxlakeError } from '../domain/errors.js';
+import { sha256Of } from './commit-log.js';
 import type { LakeLayout } from './layout.js';
 import { assertManifest, type SnapshotManifest } from './manifest.js';
 
@@ -9,65 +11,89 @@ function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
-/** Refuse a lake path that names something other than a directory, in words. */
-export async function assertLakeRoot(layout: LakeLayout): Promise<void> {
+/**
+ * Whether the lake directory exists; a path that names something other than a directory is refused in
+ * words (a lake that does not exist yet is created by its first ingest).
+ */
+export async function lakeRootExists(layout: LakeLayout): Promise<boolean> {
   try {
     if (!(await fs.stat(layout.root)).isDirectory()) {
-      throw new TxlakeError('usage', `the lake ${layout.root} is not a directory; name a directory with --lake`);
+      throw new TxlakeError(
+        'usage',
+        `the lake ${layout.root} is not a directory; name a directory with --lake`,
+      );
     }
+    return true;
   } catch (error) {
-    if (!isMissing(error)) throw error; // a lake that does not exist yet is created by its first ingest
+    if (isMissing(error)) return false;
+    throw error;
   }
 }
 
-/** The id of the current snapshot, or null for a lake that has none yet (or does not exist). */
-export async function readCurrentSnapshotId(layout: LakeLayout): Promise<number | null> {
-  await assertLakeRoot(layout);
+export async function assertLakeRoot(layout: LakeLayout): Promise<void> {
+  await lakeRootExists(layout);
+}
+
+/** What `_txlake/CURRENT` holds: a snapshot id, nothing (no file), or text that is not an id. */
+export type PointerReading =
+  | { kind: 'id'; id: number }
+  | { kind: 'missing' }
+  | { kind: 'invalid'; text: string };
+
+export async function readPointer(layout: LakeLayout): Promise<PointerReading> {
   let text: string;
   try {
     text = await fs.readFile(layout.currentPointer, 'utf8');
   } catch (error) {
-    if (isMissing(error)) return null;
+    if (isMissing(error)) return { kind: 'missing' };
     throw error;
   }
-  const id = Number(text.trim());
-  if (!Number.isInteger(id) || id < 1) {
-    throw new TxlakeError('lake', `${layout.currentPointer} does not hold a snapshot id (found "${text.trim()}")`);
-  }
-  return id;
+  const trimmed = text.trim();
+  const id = /^[0-9]{1,15}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!Number.isSafeInteger(id) || id < 1) return { kind: 'invalid', text: trimmed.slice(0, 40) };
+  return { kind: 'id', id };
 }
 
-export async function readSnapshot(layout: LakeLayout, id: number): Promise<SnapshotManifest> {
+/** A manifest as read: whole (with the sha256 of its bytes, to compare with the commit log), gone, or damaged. */
+export type ManifestReading =
+  | { kind: 'ok'; manifest: SnapshotManifest; sha256: string }
+  | { kind: 'missing' }
+  | { kind: 'damaged'; reason: string };
+
+export async function readManifest(layout: LakeLayout, id: number): Promise<ManifestReading> {
   const file = layout.manifestPath(id);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await fs.readFile(file, 'utf8');
+    bytes = await fs.readFile(file);
   } catch (error) {
-    if (isMissing(error)) throw new TxlakeError('lake', `snapshot ${id} does not exist in ${layout.root}`);
+    if (isMissing(error)) return { kind: 'missing' };
     throw error;
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw new TxlakeError('lake', `the manifest of snapshot ${id} (${file}) is not valid JSON`);
+    return { kind: 'damaged', reason: 'it is not valid JSON' };
   }
   try {
-    assertManifest(parsed, file);
+    assertManifest(parsed, layout.relative(file));
   } catch (error) {
-    throw new TxlakeError('lake', (error as Error).message);
+    return { kind: 'damaged', reason: (error as Error).message };
   }
-  return parsed;
+  if (parsed.id !== id) return { kind: 'damaged', reason: `it describes snapshot ${parsed.id}, not ${id}` };
+  return { kind: 'ok', manifest: parsed, sha256: sha256Of(bytes) };
 }
 
-/** The current snapshot, or null when nothing has been committed yet. */
-export async function readCurrentSnapshot(layout: LakeLayout): Promise<SnapshotManifest | null> {
-  const id = await readCurrentSnapshotId(layout);
-  return id === null ? null : readSnapshot(layout, id);
+/** Why a manifest cannot be used, in words that name the file. */
+export function describeManifestProblem(layout: LakeLayout, id: number, reading: ManifestReading): string {
+  const where = `the manifest of snapshot ${id} (${layout.relative(layout.manifestPath(id))})`;
+  if (reading.kind === 'missing') return `${where} is missing`;
+  if (reading.kind === 'damaged') return `${where} is damaged: ${reading.reason}`;
+  return `${where} is whole`;
 }
 
 /** Ids of every manifest in the lake, ascending. */
-export async function listSnapshotIds(layout: LakeLayout): Promise<number[]> {
+export async function listManifestIds(layout: LakeLayout): Promise<number[]> {
   let names: string[];
   try {
     names = await fs.readdir(layout.snapshotsDir);
@@ -76,35 +102,7 @@ export async function listSnapshotIds(layout: LakeLayout): Promise<number[]> {
     throw error;
   }
   return names
-    .filter((name) => /^[0-9]{8,}\.json$/.test(name))
+    .filter((name) => /^[0-9]{8,15}\.json$/.test(name))
     .map((name) => Number(name.slice(0, -5)))
     .sort((a, b) => a - b);
-}
-
-/**
- * The ids of committed snapshots: those CURRENT reaches through `parent` links. A manifest outside that
- * chain was written by a writer that stopped before making it current (a crash, a full disk): it was never
- * committed, is not listed or restorable, and vacuum removes it.
- */
-export async function committedSnapshotIds(layout: LakeLayout): Promise<Set<number>> {
-  const committed = new Set<number>();
-  let id = await readCurrentSnapshotId(layout);
-  while (id !== null && !committed.has(id)) {
-    committed.add(id);
-    try {
-      id = (await readSnapshot(layout, id)).parent;
-    } catch {
-      id = null; // an older manifest already vacuumed: the chain ends here
-    }
-  }
-  return committed;
-}
-
-/** For commands that change an existing lake: the lake must be a directory with a snapshot. */
-export async function assertExistingLake(layout: LakeLayout): Promise<number> {
-  const current = await readCurrentSnapshotId(layout);
-  if (current === null) {
-    throw new TxlakeError('lake', `there is no lake with a snapshot at ${layout.root}; check --lake`);
-  }
-  return current;
 }

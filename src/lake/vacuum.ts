@@ -1,22 +1,22 @@
 // Vacuum: remove what no retained snapshot needs. Retained are the current snapshot and every snapshot
-// committed within the retention window; their files stay, and so they can still be rolled back to. Files
-// referenced by no retained snapshot go: those of expired snapshots (whose manifests go too, as they could
-// no longer be restored), files of writers that crashed, scratch space and temporary files.
+// committed within the retention window (by the commit log's times); their files stay, and so they can still
+// be rolled back to. What goes: the manifests of expired snapshots, manifests that were never committed,
+// files that no remaining manifest names, scratch space and temporary files.
+//
+// It removes only what it can prove unneeded: it refuses a lake whose pointer and history disagree (lake-
+// state.ts), a retained snapshot whose manifest is damaged (it could not tell that snapshot's files), and
+// keeps what it cannot classify (manifests older than the commit log, files txlake did not name).
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TxlakeError } from '../domain/errors.js';
-import { METADATA_DIR, type LakeLayout } from './layout.js';
+import type { CommitRecord } from './commit-log.js';
 import { faultPoint } from './fault-points.js';
-import { acquireWriterLock } from './lock.js';
-import type { SnapshotManifest } from './manifest.js';
-import {
-  assertExistingLake,
-  committedSnapshotIds,
-  listSnapshotIds,
-  readCurrentSnapshotId,
-  readSnapshot,
-} from './snapshots.js';
+import { filesOf } from './integrity.js';
+import { inspectLake, lakeProblemError } from './lake-state.js';
+import { type LakeLayout, METADATA_DIR } from './layout.js';
+import { describeManifestProblem, readManifest } from './snapshots.js';
+import { withLakeWrite } from './writer.js';
 
 export interface VacuumResult {
   retained: number[];
@@ -50,67 +50,154 @@ async function walkFiles(directory: string): Promise<string[]> {
 
 async function removeEmptyDirectories(directory: string, keep: string): Promise<void> {
   const entries = await fs.readdir(directory, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) if (entry.isDirectory()) await removeEmptyDirectories(path.join(directory, entry.name), keep);
-  if (directory !== keep && (await fs.readdir(directory).catch(() => ['x'])).length === 0) await fs.rmdir(directory);
+  for (const entry of entries)
+    if (entry.isDirectory()) await removeEmptyDirectories(path.join(directory, entry.name), keep);
+  if (directory !== keep && (await fs.readdir(directory).catch(() => ['x'])).length === 0)
+    await fs.rmdir(directory);
 }
+
+/** Names txlake gives its files (data-writer.ts, durable-files.ts): anything else in the lake is the user's. */
+const TXLAKE_DATA_FILE = /^part-[0-9]{8}T[0-9]{6}-[0-9a-f]{8}(-[0-9]+)?\.parquet(\.tmp-.*)?$/;
+const TXLAKE_DAILY_SUMS_FILE = /^daily-sums-[0-9]{8}T[0-9]{6}-[0-9a-f]{8}\.parquet(\.tmp-.*)?$/;
 
 export async function vacuum(
   layout: LakeLayout,
   retainMs: number,
   notice?: (message: string) => void,
 ): Promise<VacuumResult> {
-  await assertExistingLake(layout);
-  const lock = await acquireWriterLock(layout, 'vacuum', notice);
-  try {
-    return await vacuumHoldingLock(layout, retainMs);
-  } finally {
-    await lock.release();
-  }
+  return withLakeWrite(layout, 'vacuum', { requireSnapshot: true, ...(notice ? { notice } : {}) }, () =>
+    vacuumHoldingLock(layout, retainMs, notice),
+  );
 }
 
 /** Vacuum, for a caller that holds the writer lock already (`delete-user --purge`). */
-export async function vacuumHoldingLock(layout: LakeLayout, retainMs: number, now = Date.now()): Promise<VacuumResult> {
-  {
-    const current = await readCurrentSnapshotId(layout);
-    const committed = await committedSnapshotIds(layout);
-    const manifests: SnapshotManifest[] = [];
-    for (const id of await listSnapshotIds(layout)) manifests.push(await readSnapshot(layout, id));
-    // Never-committed manifests (a writer stopped before the swap) are never retained.
-    const retained = manifests.filter(
-      (m) => m.id === current || (committed.has(m.id) && now - Date.parse(m.created) <= retainMs),
-    );
-    const expired = manifests.filter((m) => !retained.includes(m));
-    const needed = new Set(retained.flatMap((m) => [...m.files.map((f) => f.path), m.daily_sums.path]));
-    needed.add(path.relative(layout.root, layout.lockFile));
-    for (const m of retained) needed.add(layout.relative(layout.manifestPath(m.id)));
+export async function vacuumHoldingLock(
+  layout: LakeLayout,
+  retainMs: number,
+  notice: (message: string) => void = () => {},
+  now = Date.now(),
+): Promise<VacuumResult> {
+  const state = await inspectLake(layout);
+  if (state.problem) throw lakeProblemError(state);
+  const records = [...state.committed.values()];
+  const isRetained = (r: CommitRecord) => r.id === state.currentId || now - Date.parse(r.created) <= retainMs;
+  const retained = records.filter(isRetained);
+  const expired = records.filter((r) => !isRetained(r));
 
-    // Candidates: data files (partition directories), daily sums, staging, and temporary files of txlake's.
-    const partitionDirs = (await fs.readdir(layout.root, { withFileTypes: true }).catch(() => []))
-      .filter((e) => e.isDirectory() && e.name !== METADATA_DIR && e.name.includes('='))
-      .map((e) => path.join(layout.root, e.name));
-    const candidates = [
-      ...(await Promise.all(partitionDirs.map(walkFiles))).flat(),
-      ...(await walkFiles(layout.dailySumsDir)),
-      ...(await walkFiles(path.dirname(layout.stagingDir('x')))),
-      ...(await walkFiles(layout.snapshotsDir)).filter((f) => f.includes('.tmp-')),
-      ...(await walkFiles(layout.metadataDir)).filter((f) => path.dirname(f) === layout.metadataDir && f.includes('.tmp-')),
-    ];
-    const result: VacuumResult = { retained: retained.map((m) => m.id), removedSnapshots: [], removedFiles: [], removedBytes: 0 };
-    for (const file of candidates) {
-      const relative = layout.relative(file);
-      if (needed.has(relative)) continue;
-      const { size } = await fs.stat(file);
-      await fs.rm(file, { force: true });
-      result.removedFiles.push(relative);
-      result.removedBytes += size;
-      faultPoint('vacuum-removing');
+  const needed = new Set<string>();
+  for (const record of retained) {
+    const reading = await readManifest(layout, record.id);
+    if (reading.kind !== 'ok' || reading.sha256 !== record.manifest_sha256) {
+      const why =
+        reading.kind === 'ok'
+          ? `the manifest of snapshot ${record.id} is not the one committed (its sha256 differs from the commit log)`
+          : describeManifestProblem(layout, record.id, reading);
+      throw new TxlakeError(
+        'lake',
+        `vacuum cannot tell which files the retained snapshot ${record.id} needs: ${why}; nothing was removed. ` +
+          'Restore the manifest from a backup, or vacuum with a --retain shorter than its age once you accept losing it',
+      );
     }
-    // Manifests last: a crash before this point leaves manifests whose files are gone, which verify names.
-    for (const m of expired) {
-      await fs.rm(layout.manifestPath(m.id), { force: true });
-      result.removedSnapshots.push(m.id);
-    }
-    for (const dir of [...partitionDirs, path.dirname(layout.stagingDir('x'))]) await removeEmptyDirectories(dir, layout.root);
-    return result;
+    for (const file of filesOf(reading.manifest)) needed.add(file.path);
   }
+
+  // Manifests outside the log: never committed when the log reaches back past them (it starts with the
+  // lake's first snapshot, or they are newer than its first record); otherwise their fate is unknown, so
+  // they and every file they name stay.
+  const first = records[0];
+  const logReachesBackTo = first === undefined || first.parent === null ? 0 : first.id;
+  const neverCommitted: number[] = [];
+  const unknown: number[] = [];
+  for (const id of state.manifestIds) {
+    if (state.committed.has(id)) continue;
+    if (id > logReachesBackTo) {
+      neverCommitted.push(id);
+      continue;
+    }
+    unknown.push(id);
+    const reading = await readManifest(layout, id);
+    if (reading.kind === 'ok') for (const file of filesOf(reading.manifest)) needed.add(file.path);
+  }
+  if (unknown.length > 0) {
+    notice(
+      `kept the manifests of snapshots ${unknown.join(', ')} and their files: they are older than the commit log, ` +
+        'which cannot tell whether they were ever committed',
+    );
+  }
+
+  const result: VacuumResult = {
+    retained: retained.map((r) => r.id),
+    removedSnapshots: [],
+    removedFiles: [],
+    removedBytes: 0,
+  };
+  // Manifests first: a vacuum stopped midway then leaves only files that no manifest names (the next vacuum
+  // removes them), never a manifest whose files are gone.
+  const doomed = [...expired.map((r) => r.id), ...neverCommitted].sort((a, b) => a - b);
+  for (const id of doomed) {
+    const file = layout.manifestPath(id);
+    const size = await fs.stat(file).then(
+      (s) => s.size,
+      () => null,
+    );
+    if (size === null) continue; // vacuumed before
+    await fs.rm(file, { force: true });
+    result.removedSnapshots.push(id);
+    result.removedBytes += size;
+    faultPoint('vacuum-removing');
+  }
+
+  const { candidates, foreign } = await removalCandidates(layout);
+  for (const file of candidates) {
+    const relative = layout.relative(file);
+    if (needed.has(relative)) continue;
+    const { size } = await fs.stat(file);
+    await fs.rm(file, { force: true });
+    result.removedFiles.push(relative);
+    result.removedBytes += size;
+    faultPoint('vacuum-removing');
+  }
+  if (foreign.length > 0) {
+    notice(
+      `left ${foreign.length} files in the lake that txlake did not write (for example ${foreign[0]}); ` +
+        'readers ignore them, as they are in no manifest',
+    );
+  }
+  const partitionDirs = await partitionDirectories(layout);
+  for (const dir of [...partitionDirs, path.dirname(layout.stagingDir('x'))])
+    await removeEmptyDirectories(dir, layout.root);
+  return result;
+}
+
+async function partitionDirectories(layout: LakeLayout): Promise<string[]> {
+  return (await fs.readdir(layout.root, { withFileTypes: true }).catch(() => []))
+    .filter((e) => e.isDirectory() && e.name !== METADATA_DIR && e.name.includes('='))
+    .map((e) => path.join(layout.root, e.name));
+}
+
+/**
+ * Files vacuum may remove when no retained manifest names them: txlake's data and daily-sum files, staging
+ * directories (only the lock holder writes there, and that is this process), and txlake's temporary files.
+ * Other files in partition directories are the user's (`foreign`) and stay.
+ */
+async function removalCandidates(layout: LakeLayout): Promise<{ candidates: string[]; foreign: string[] }> {
+  const dataFiles = (await Promise.all((await partitionDirectories(layout)).map(walkFiles))).flat();
+  const dailySums = await walkFiles(layout.dailySumsDir);
+  const ours = (file: string, pattern: RegExp) => pattern.test(path.basename(file));
+  const candidates = [
+    ...dataFiles.filter((f) => ours(f, TXLAKE_DATA_FILE)),
+    ...dailySums.filter((f) => ours(f, TXLAKE_DAILY_SUMS_FILE)),
+    ...(await walkFiles(path.dirname(layout.stagingDir('x')))),
+    ...(await walkFiles(layout.snapshotsDir)).filter((f) => f.includes('.tmp-')),
+    // A LOCK temporary may belong to a writer taking the lock this instant: lock.ts removes its own.
+    ...(await walkFiles(layout.metadataDir)).filter(
+      (f) =>
+        path.dirname(f) === layout.metadataDir && f.includes('.tmp-') && !path.basename(f).startsWith('LOCK'),
+    ),
+  ];
+  const foreign = [
+    ...dataFiles.filter((f) => !ours(f, TXLAKE_DATA_FILE)),
+    ...dailySums.filter((f) => !ours(f, TXLAKE_DAILY_SUMS_FILE)),
+  ].map((f) => layout.relative(f));
+  return { candidates, foreign };
 }

@@ -1,18 +1,19 @@
 // Following the lake: a running server notices a new snapshot (by watching `_txlake/` for the CURRENT
 // pointer's rename, with polling as the fallback where watching is unavailable or misses an event), loads
-// it in the background and lets the store swap it in. A snapshot that fails to load is logged and the one
-// being served stays.
+// it in the background and lets the store swap it in. A snapshot that cannot be served (the lake cannot
+// vouch for it, a file is damaged) is logged once, and the one being served stays.
 
 import { type FSWatcher, watch } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import type { TransactionStore } from '../backends/store.js';
+import { isTxlakeError } from '../domain/errors.js';
 import type { LakeLayout } from '../lake/layout.js';
 
 export class LakeFollower {
   private timer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
-  /** The last load failure logged, so a snapshot that stays broken is logged once, not every second. */
-  private lastFailure: string | null = null;
+  /** The last problem logged, so a snapshot that stays broken is logged once, not every second. */
+  private lastProblem: string | null = null;
   /** Set by stop(): a check still running then may fail as the store closes, which is not news. */
   private stopped = false;
 
@@ -44,34 +45,48 @@ export class LakeFollower {
 
   /** Look for a new snapshot; the store shares a load already under way. */
   async check(): Promise<void> {
+    let swapped = false;
+    let failure: unknown = null;
     try {
-      if (await this.store.refresh()) {
-        const view = this.store.current();
-        this.log.info(
-          {
-            snapshot: view?.id,
-            rows: view?.rows,
-            user_lookup: view?.lookup.kind,
-            index_bytes: view?.lookup.indexBytes,
-            load_ms: view?.lookup.loadMs,
-          },
-          'serving snapshot',
-        );
-        if (view?.lookup.fallback) {
-          this.log.warn(
-            { snapshot: view.id, reason: view.lookup.fallback },
-            'user lookups query Parquet files',
-          );
-        }
-      }
-      this.lastFailure = null;
+      swapped = await this.store.refresh();
     } catch (error) {
-      if (this.stopped) return;
-      const message = String((error as Error)?.message ?? error);
-      if (message !== this.lastFailure) {
-        this.log.error({ err: error }, 'could not load the current snapshot; still serving the previous one');
+      failure = error;
+    }
+    if (this.stopped) return;
+    const view = this.store.current();
+    if (swapped && view) {
+      this.log.info(
+        {
+          snapshot: view.id,
+          rows: view.rows,
+          user_lookup: view.lookup.kind,
+          index_bytes: view.lookup.indexBytes,
+          load_ms: view.lookup.loadMs,
+        },
+        'serving snapshot',
+      );
+      if (view.lookup.fallback) {
+        this.log.warn(
+          { snapshot: view.id, reason: view.lookup.fallback },
+          'user lookups query Parquet files',
+        );
       }
-      this.lastFailure = message;
+    }
+    // A lasting problem is logged once, when it appears, and its end once too.
+    const problem = this.store.problem();
+    if (problem !== this.lastProblem) {
+      if (problem === null) {
+        this.log.info({ snapshot: view?.id ?? null }, 'the lake can be served again');
+      } else {
+        const unexpected = failure !== null && !isTxlakeError(failure) ? { err: failure } : {};
+        this.log.error(
+          { problem, serving: view?.id ?? null, ...unexpected },
+          view
+            ? `not serving the lake's current snapshot; still serving snapshot ${view.id}`
+            : 'no snapshot can be served; /readyz answers 503 until the lake is repaired',
+        );
+      }
+      this.lastProblem = problem;
     }
   }
 

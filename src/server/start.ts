@@ -67,6 +67,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const writer = writerStatus();
   if (writer.reason) app.log.warn({ reason: writer.reason }, 'answers are written by the JavaScript writer');
 
+  // Listen before the first snapshot is loaded (it loads meanwhile): a taken port fails at once, and probes
+  // get /healthz 200 and /readyz 503 while a large snapshot loads.
+  let address: string;
+  try {
+    address = await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await store.close(); // stops the load under way
+    throw error;
+  }
   const follower = new LakeFollower(
     store,
     new LakeLayout(options.lake),
@@ -74,14 +83,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     options.pollIntervalMs ?? 1000,
   );
   await follower.start();
-  if (store.current() === null) {
+  if (store.current() === null && store.problem() === null) {
+    // (A lake that cannot be served has been logged by the follower, with the reason.)
     app.log.warn(
       { lake: options.lake },
       'the lake has no snapshot yet; /readyz answers 503 until one is committed',
     );
   }
 
-  const address = await app.listen({ host: options.host, port: options.port });
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {

@@ -167,7 +167,15 @@ describe('several servers and a bad snapshot', () => {
         const answer = await s.get(`/api/v1/data/transactions/${BATCH_USER}`);
         expect(answer.status).toBe(200);
         expect(answer.headers['x-txlake-snapshot']).toBe(String(good));
-        expect(s.stdout()).toContain('could not load the current snapshot; still serving the previous one');
+        expect(s.stdout()).toContain(
+          `"msg":"not serving the lake's current snapshot; still serving snapshot ${good}"`,
+        );
+        expect(s.stdout()).toContain(`names snapshot ${good + 1}, which was never committed`);
+        const ready = JSON.parse((await s.get('/readyz')).body);
+        expect(ready).toMatchObject({ status: 'ready', snapshot: good });
+        expect(ready.problem).toMatch(
+          /^_txlake\/CURRENT of the lake <lake> names snapshot [0-9]+, which was never committed/,
+        );
       }
       await fs.writeFile(path.join(metadata, 'CURRENT'), `${good}\n`); // repaired by hand: back to the good one
     } finally {

@@ -146,7 +146,7 @@ describe('command-line errors are one line', () => {
       const result = await runTxlake([...args, '--lake', missing]);
       expect(result.code, describeRun(args, result)).toBe(1);
       expect(result.stderr.trim()).toBe(
-        `error: there is no lake with a snapshot at ${missing}; check --lake`,
+        `error: there is no lake at ${missing} (no such directory); check --lake or TXLAKE_LAKE`,
       );
     }
     await expect(fs.access(missing)).rejects.toThrow();

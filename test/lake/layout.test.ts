@@ -7,8 +7,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/etl/ingest.js';
 import { type Engine, openEngine, sqlString } from '../../src/lake/engine.js';
+import { readCurrentSnapshot } from '../../src/lake/lake-state.js';
 import { LakeLayout } from '../../src/lake/layout.js';
-import { readCurrentSnapshot } from '../../src/lake/snapshots.js';
 import { generateTransactionsFile } from '../../src/sample/generator.js';
 
 let dir: string;
@@ -28,12 +28,25 @@ afterAll(async () => {
 
 describe.each([
   ['transaction_type', /^transaction_type=(PurchaseActivity|ReturnActivity)\/part-[^/]+\.parquet$/],
-  ['transaction_type,month', /^transaction_type=(PurchaseActivity|ReturnActivity)\/month=\d{4}-\d{2}\/part-[^/]+\.parquet$/],
-  ['transaction_type,day', /^transaction_type=(PurchaseActivity|ReturnActivity)\/day=\d{4}-\d{2}-\d{2}\/part-[^/]+\.parquet$/],
+  [
+    'transaction_type,month',
+    /^transaction_type=(PurchaseActivity|ReturnActivity)\/month=\d{4}-\d{2}\/part-[^/]+\.parquet$/,
+  ],
+  [
+    'transaction_type,day',
+    /^transaction_type=(PurchaseActivity|ReturnActivity)\/day=\d{4}-\d{2}-\d{2}\/part-[^/]+\.parquet$/,
+  ],
 ] as const)('partitioned by %s', (scheme, pathPattern) => {
   it('lays files out as Hive directories, sorted, holding every row', async () => {
     const lake = path.join(dir, scheme.replace(',', '-'));
-    const result = await ingest({ lake, files: [csv], mode: 'append', maxRejectRate: 0, partitionBy: scheme, force: false });
+    const result = await ingest({
+      lake,
+      files: [csv],
+      mode: 'append',
+      maxRejectRate: 0,
+      partitionBy: scheme,
+      force: false,
+    });
     expect(result.rows_committed).toBe(20_000);
     const manifest = await readCurrentSnapshot(new LakeLayout(lake));
     expect(manifest?.partition_by).toBe(scheme);

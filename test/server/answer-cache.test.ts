@@ -14,6 +14,7 @@ function view(id: number): SnapshotView {
     created: '2026-01-01T00:00:00.000Z',
     rows: 0,
     lookup: { kind: 'memory', indexBytes: 0, loadMs: 0 },
+    impaired: null,
     transactionsOfUser: async (userId) => toTransactionColumns(userId, []),
     dailySumsOfMerchant: async () => [],
   };
@@ -25,6 +26,9 @@ class FakeStore implements TransactionStore {
   constructor(public view: SnapshotView | null) {}
   current(): SnapshotView | null {
     return this.view;
+  }
+  problem(): string | null {
+    return null;
   }
   async refresh(): Promise<boolean> {
     return false;

@@ -190,12 +190,14 @@ describe('a snapshot whose data file is damaged', () => {
     const file = path.join(dir, 'more.csv');
     await fs.writeFile(file, `${HEADER}\n8,PurchaseActivity,5411,100,2023-05-02T00:00:00\n`);
     await ingest({ lake, files: [file], mode: 'append', maxRejectRate: 0, force: false });
-    const { readCurrentSnapshot } = await import('../../src/lake/snapshots.js');
+    const { readCurrentSnapshot } = await import('../../src/lake/lake-state.js');
     const { LakeLayout } = await import('../../src/lake/layout.js');
     const manifest = await readCurrentSnapshot(new LakeLayout(lake));
     const damaged = path.join(lake, manifest?.files.at(-1)?.path as string);
     await fs.truncate(damaged, 10);
-    await expect(store.refresh()).rejects.toThrow(/is damaged/);
+    await expect(store.refresh()).rejects.toThrow(
+      new RegExp(`^snapshot ${manifest?.id} is not served: its data file .* is 10 bytes, the manifest says`),
+    );
     expect(store.current()).toBe(good);
     expect((await app.inject('/api/v1/data/transactions/7')).statusCode).toBe(200);
   });

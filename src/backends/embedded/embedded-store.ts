@@ -3,18 +3,19 @@
 // over the snapshot's sorted files (row-group statistics prune all but a few groups). Daily sums are the
 // small per-snapshot file, loaded into memory whole.
 
-import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
+import { TxlakeError } from '../../domain/errors.js';
 import type { TransactionType } from '../../domain/schema.js';
 import { splitEpochMicros } from '../../domain/time.js';
 import type { DailyMerchantSums } from '../../domain/v1.js';
 import { type TransactionColumns, toTransactionColumns } from '../../domain/v1-json.js';
 import { type Engine, openEngine, sqlString } from '../../lake/engine.js';
+import { describeDamage, VerifiedFiles } from '../../lake/integrity.js';
+import { readServableSnapshot } from '../../lake/lake-state.js';
 import { LakeLayout } from '../../lake/layout.js';
 import type { SnapshotManifest } from '../../lake/manifest.js';
-import { readCurrentSnapshot } from '../../lake/snapshots.js';
-import type { LookupInfo, SnapshotView, TransactionStore } from '../store.js';
+import { type LookupInfo, SnapshotUnavailable, type SnapshotView, type TransactionStore } from '../store.js';
 import { buildUserIndexInWorker } from './index-worker.js';
 import { INDEX_BYTES_PER_ROW, INDEX_BYTES_PER_USER, UserIndex } from './user-index.js';
 
@@ -65,9 +66,19 @@ class EmbeddedSnapshotView implements SnapshotView {
   private readonly statements = new WeakMap<DuckDBConnection, Promise<DuckDBPreparedStatement>>();
 
   readonly lookup: LookupInfo;
+  /**
+   * Set when a file of this snapshot changed on disk after it was verified and loaded. Lookups that read
+   * the files (Parquet lookups) are then refused; the in-memory index and daily sums were read from the
+   * verified bytes and keep answering.
+   */
+  damage: string | null = null;
+
+  get impaired(): string | null {
+    return this.index === null ? this.damage : null;
+  }
 
   constructor(
-    manifest: SnapshotManifest,
+    readonly manifest: SnapshotManifest,
     private readonly pool: ConnectionPool,
     private readonly userSql: string,
     private readonly daily: Map<number, DailyMerchantSums[]>,
@@ -89,6 +100,7 @@ class EmbeddedSnapshotView implements SnapshotView {
 
   async transactionsOfUser(userId: bigint): Promise<TransactionColumns> {
     if (this.index) return this.index.lookup(userId);
+    if (this.damage) throw new SnapshotUnavailable(this.damage);
     return this.pool.use(async (connection) => {
       let statement = this.statements.get(connection);
       if (!statement) {
@@ -141,6 +153,11 @@ export class EmbeddedStore implements TransactionStore {
   readonly kind = 'embedded' as const;
   private view: EmbeddedSnapshotView | null = null;
   private loading: Promise<boolean> | null = null;
+  /** Why the lake's current snapshot is not the one served (refused, or the lake cannot vouch for it). */
+  private refusal: string | null = null;
+  private readonly verified: VerifiedFiles;
+  /** Stops a load in progress when the store closes (a server stopped, or one that could not listen). */
+  private readonly closing = new AbortController();
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -149,7 +166,9 @@ export class EmbeddedStore implements TransactionStore {
     private readonly userLookup: UserLookupKind,
     private readonly indexMemoryBytes: number,
     private readonly workerMinRows: number,
-  ) {}
+  ) {
+    this.verified = new VerifiedFiles(layout);
+  }
 
   static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
     const engine = await openEngine();
@@ -170,30 +189,44 @@ export class EmbeddedStore implements TransactionStore {
     return this.view;
   }
 
+  problem(): string | null {
+    const problem = this.refusal ?? this.view?.damage ?? null;
+    // Said on /readyz too, which anyone may read: the lake's place on disk is the operator's business.
+    return problem?.replaceAll(this.layout.root, '<lake>') ?? null;
+  }
+
   refresh(): Promise<boolean> {
     // One load at a time; a caller arriving during a load shares its outcome.
-    this.loading ??= this.load().finally(() => {
-      this.loading = null;
-    });
+    this.loading ??= this.load()
+      .catch((error: unknown) => {
+        if (!this.closing.signal.aborted) this.refusal = String((error as Error)?.message ?? error);
+        throw error;
+      })
+      .finally(() => {
+        this.loading = null;
+      });
     return this.loading;
   }
 
+  /**
+   * Serve the lake's current snapshot if it changed and can be vouched for: the lake's pointer, log and
+   * manifest agree (lake-state.ts), and every file it reads has the manifest's sha256 (VerifiedFiles: only
+   * files not seen before are hashed, so a swap costs the appended files). Otherwise the error says why, and
+   * the snapshot being served stays.
+   */
   private async load(): Promise<boolean> {
     const started = performance.now();
-    const manifest = await readCurrentSnapshot(this.layout);
-    if (manifest === null || manifest.id === this.view?.id) return false;
-    // A snapshot is served only if its files are all there: a missing or cut file would fail requests.
-    for (const file of manifest.files) {
-      const size = await fs.stat(this.layout.resolve(file.path)).then(
-        (s) => s.size,
-        () => -1,
-      );
-      if (size !== file.bytes) {
-        throw new Error(
-          `snapshot ${manifest.id}: data file ${file.path} is ${size < 0 ? 'missing' : 'damaged'}`,
-        );
-      }
+    const found = await readServableSnapshot(this.layout, this.view?.id ?? null);
+    if (found.kind !== 'snapshot') {
+      await this.recheckServed();
+      this.refusal = null;
+      return false;
     }
+    const manifest = found.manifest;
+    const damaged = await this.verified.verify(manifest);
+    if (damaged.length > 0)
+      throw new TxlakeError('lake', `snapshot ${manifest.id} is not served: ${describeDamage(damaged)}`);
+    this.closing.signal.throwIfAborted();
     const daily = await this.loadDailySums(manifest);
     const files = manifest.files.map((f) => sqlString(this.layout.resolve(f.path)));
     const filesSql = `read_parquet([${files.join(', ')}], hive_partitioning = true, hive_types = {'transaction_type': VARCHAR})`;
@@ -206,13 +239,33 @@ export class EmbeddedStore implements TransactionStore {
     const estimate = manifest.rows * (INDEX_BYTES_PER_ROW + INDEX_BYTES_PER_USER);
     const fits = this.userLookup === 'memory' && estimate <= this.indexMemoryBytes;
     const index = fits ? await this.buildIndex(filesSql, manifest.rows) : null;
+    // The index was read from the files after they were hashed: they must not have changed meanwhile.
+    const changed = await this.verified.verify(manifest);
+    if (changed.length > 0)
+      throw new TxlakeError('lake', `snapshot ${manifest.id} is not served: ${describeDamage(changed)}`);
     const fallback =
       this.userLookup === 'memory' && !fits
         ? `an index of ${manifest.rows} rows may take ${estimate} bytes, over the ${this.indexMemoryBytes}-byte index memory budget`
         : null;
     const loadMs = Math.round(performance.now() - started);
     this.view = new EmbeddedSnapshotView(manifest, this.pool, userSql, daily, index, loadMs, fallback);
+    this.verified.retainOnly([manifest]);
+    this.refusal = null;
     return true;
+  }
+
+  /** The served snapshot's files, watched between snapshots: a change is hashed again, a damage recorded. */
+  private async recheckServed(): Promise<void> {
+    const view = this.view;
+    if (view === null) return;
+    const damaged = await this.verified.verify(view.manifest);
+    view.damage =
+      damaged.length === 0
+        ? null
+        : `snapshot ${view.id}, being served, changed on disk after it was loaded: ${describeDamage(damaged)}` +
+          (view.lookup.kind === 'memory'
+            ? '; answers still come from the in-memory copy verified at load'
+            : '; user lookups are refused until the file is restored');
   }
 
   /**
@@ -225,7 +278,10 @@ export class EmbeddedStore implements TransactionStore {
     if (rows < this.workerMinRows) {
       return this.pool.use((connection) => UserIndex.build(connection, filesSql, rows));
     }
-    return buildUserIndexInWorker({ filesSql, rows, ...(this.view ? { threads: 1 } : {}) });
+    return buildUserIndexInWorker(
+      { filesSql, rows, ...(this.view ? { threads: 1 } : {}) },
+      this.closing.signal,
+    );
   }
 
   private async loadDailySums(manifest: SnapshotManifest): Promise<Map<number, DailyMerchantSums[]>> {
@@ -250,6 +306,8 @@ export class EmbeddedStore implements TransactionStore {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
+    await this.loading?.catch(() => false); // the engine must outlive the queries of a load under way
     this.view = null;
     this.engine.close();
   }

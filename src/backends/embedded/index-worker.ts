@@ -28,11 +28,21 @@ function workerScript(): URL {
   return new URL('../../../dist/src/backends/embedded/index-worker.js', import.meta.url);
 }
 
-/** Build the index of `filesSql` (`rows` rows) in a worker thread. */
-export function buildUserIndexInWorker(request: BuildRequest): Promise<UserIndex> {
+/** Build the index of `filesSql` (`rows` rows) in a worker thread; `signal` stops the thread. */
+export function buildUserIndexInWorker(request: BuildRequest, signal?: AbortSignal): Promise<UserIndex> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const worker = new Worker(workerScript(), { workerData: request });
     let settled = false;
+    signal?.addEventListener('abort', () => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate(); // its spill directory, named after this process, goes with the first build after it
+      reject(signal.reason);
+    });
     worker.once('message', (reply: BuildReply) => {
       settled = true;
       if (reply.ok) resolve(UserIndex.fromParts(reply.parts));

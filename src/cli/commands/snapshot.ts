@@ -1,9 +1,8 @@
 // `txlake snapshot`: the current snapshot (id, created, rows, data files relative to the lake).
 
 import type { Command } from 'commander';
-import { TxlakeError } from '../../domain/errors.js';
+import { requireCurrentSnapshot } from '../../lake/lake-state.js';
 import { LakeLayout } from '../../lake/layout.js';
-import { readCurrentSnapshot } from '../../lake/snapshots.js';
 import { DEFAULTS, resolveLakeDir } from '../config.js';
 
 export function registerSnapshot(program: Command): void {
@@ -14,13 +13,7 @@ export function registerSnapshot(program: Command): void {
     .option('--json', 'print it as one JSON object')
     .action(async (flags: { lake?: string; json?: boolean }) => {
       const layout = new LakeLayout(resolveLakeDir(flags.lake));
-      const manifest = await readCurrentSnapshot(layout);
-      if (manifest === null) {
-        throw new TxlakeError(
-          'lake',
-          `the lake ${layout.root} has no snapshot yet; run \`txlake ingest FILE\` first`,
-        );
-      }
+      const manifest = (await requireCurrentSnapshot(layout)).current;
       const summary = {
         id: manifest.id,
         parent: manifest.parent,

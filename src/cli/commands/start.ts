@@ -4,8 +4,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { inspectLake, isEmptyLake } from '../../lake/lake-state.js';
 import { LakeLayout } from '../../lake/layout.js';
-import { readCurrentSnapshotId } from '../../lake/snapshots.js';
 import { defaultUsers, generateTransactionsFile, heaviestUserId, MAX_ROWS } from '../../sample/generator.js';
 import { DEFAULTS, resolveHost, resolveLakeDir, resolvePort } from '../config.js';
 import { parseIntegerFlag } from '../flags.js';
@@ -29,7 +29,8 @@ export function registerStart(program: Command): void {
       const rows = parseIntegerFlag('--rows', flags.rows, 1, MAX_ROWS);
       // The example URL names a user that exists in the generated sample (the busiest one).
       let exampleUser = '1';
-      if ((await readCurrentSnapshotId(new LakeLayout(lake))) === null) {
+      // Only a lake with nothing in it gets a sample: one that lost its pointer is the server's to report.
+      if (isEmptyLake(await inspectLake(new LakeLayout(lake)))) {
         const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'txlake-sample-'));
         const file = path.join(dir, 'sample.csv');
         try {

@@ -1,0 +1,224 @@
+// `txlake repair`: bring a lake whose pointer or commit log is lost, damaged or edited back to the state its
+// history says, and say what is still wrong. It never guesses: the commit log decides which snapshot is
+// current; where no log can (it is gone together with CURRENT), the user names the snapshot. It never
+// deletes, and never moves the lake back in time (that is `txlake rollback`, which repair names).
+
+import fs from 'node:fs/promises';
+import { TxlakeError } from '../domain/errors.js';
+import { appendCommitRecord, type CommitRecord, intactCommitLines, writeCommitLog } from './commit-log.js';
+import { writeFileAtomic } from './durable-files.js';
+import type { Engine } from './engine.js';
+import { describeDamage, type FileProblem, verifySnapshot } from './integrity.js';
+import { commitRecordOf, inspectLake, type LakeState } from './lake-state.js';
+import type { LakeLayout } from './layout.js';
+import type { SnapshotManifest } from './manifest.js';
+import { describeManifestProblem, readManifest } from './snapshots.js';
+import { withLakeWrite } from './writer.js';
+
+export interface RepairResult {
+  /** What was changed, one sentence each; empty when the lake needed nothing. */
+  actions: string[];
+  /** The current snapshot afterwards. */
+  current: number | null;
+  /** What is still wrong (the current snapshot's content is damaged), with the ways out; null when whole. */
+  remaining: string | null;
+}
+
+export interface RepairOptions {
+  /** The snapshot to make current when no commit log can say (it is lost together with CURRENT). */
+  snapshot?: number;
+  notice?: (message: string) => void;
+}
+
+export async function repairLake(
+  layout: LakeLayout,
+  engine: Engine,
+  options: RepairOptions = {},
+): Promise<RepairResult> {
+  if (!(await inspectLake(layout)).exists) {
+    throw new TxlakeError(
+      'lake',
+      `there is no lake at ${layout.root} (no such directory); check --lake or TXLAKE_LAKE`,
+    );
+  }
+  const session = { anyState: true, ...(options.notice ? { notice: options.notice } : {}) };
+  return withLakeWrite(layout, 'repair', session, async ({ state }) => {
+    const actions: string[] = [];
+    const records = await recoverHistory(state, options.snapshot, actions);
+    if (records === null) return { actions, current: null, remaining: null }; // nothing was ever committed
+    const newest = records.at(-1) as CommitRecord;
+    await restorePointer(state, newest, actions);
+
+    const after = await inspectLake(layout);
+    if (after.problem) {
+      return {
+        actions,
+        current: after.currentId,
+        remaining: `${after.problem.message}${await intactHint(after, engine)}`,
+      };
+    }
+    const current = after.current as SnapshotManifest;
+    const damaged = await verifySnapshot(layout, current, engine);
+    const remaining =
+      damaged.length === 0
+        ? null
+        : `snapshot ${current.id} is damaged: ${describeDamage(damaged)}; restore the file from a backup ` +
+          `(then \`txlake verify\`)${await intactHint(after, engine, damaged)}`;
+    return { actions, current: current.id, remaining };
+  });
+}
+
+/**
+ * The committed history, oldest first, with the commit log brought back in line; null for a lake in which
+ * nothing was committed. Who decides which snapshot is newest: an intact log; else CURRENT (when its
+ * manifest is whole); else the user (`--snapshot`), who is refused, with the candidates listed, when nothing
+ * else can say.
+ */
+async function recoverHistory(
+  state: LakeState,
+  chosen: number | undefined,
+  actions: string[],
+): Promise<CommitRecord[] | null> {
+  const { layout } = state;
+  const logText = await fs.readFile(layout.commitLog, 'utf8').catch(() => null);
+  const fromLog = logText === null ? [] : intactCommitLines(logText);
+  const logDamaged = state.problem?.kind === 'log';
+
+  if (!logDamaged && fromLog.length > 0) {
+    const newest = state.unlogged?.id ?? (fromLog.at(-1) as CommitRecord).id;
+    if (chosen !== undefined && chosen !== newest) throw notNeeded(newest, chosen);
+    if (state.unlogged) {
+      await appendCommitRecord(layout, state.unlogged);
+      actions.push(
+        `recorded snapshot ${state.unlogged.id} in the commit log (its writer stopped right after committing it)`,
+      );
+      return [...fromLog, state.unlogged];
+    }
+    return fromLog;
+  }
+
+  const pointed = state.pointer.kind === 'id' ? state.pointer.id : null;
+  const pointerUsable = pointed !== null && (await readManifest(layout, pointed)).kind === 'ok';
+  if (chosen !== undefined && pointerUsable && chosen !== pointed) throw notNeeded(pointed as number, chosen);
+  // With a damaged log, its newest intact line may be newer than CURRENT (which may have been edited too):
+  // the newer of the two is the last commit.
+  const witnesses = [pointerUsable ? pointed : null, logDamaged ? (fromLog.at(-1)?.id ?? null) : null];
+  const known = witnesses.filter((id): id is number => id !== null);
+  const start = chosen ?? (known.length > 0 ? Math.max(...known) : null);
+  if (start === null) {
+    if (state.manifestIds.length === 0) return null;
+    throw new TxlakeError('lake', await undecidable(state));
+  }
+  const records = await chainFrom(state, start, fromLog);
+  if (records.length === 0) {
+    const reading = await readManifest(layout, start);
+    throw new TxlakeError(
+      'lake',
+      `snapshot ${start} cannot be made current: ${describeManifestProblem(layout, start, reading)}`,
+    );
+  }
+  await writeCommitLog(layout, records);
+  actions.push(
+    logDamaged
+      ? `rewrote the damaged commit log from its intact lines and the snapshot manifests (snapshots ${span(records)})`
+      : `wrote a commit log from the snapshot chain of snapshot ${start} (snapshots ${span(records)})`,
+  );
+  return records;
+}
+
+function notNeeded(newest: number, chosen: number): TxlakeError {
+  return new TxlakeError(
+    'usage',
+    `the lake's history says snapshot ${newest} is current, so --snapshot is not needed; to go back to snapshot ` +
+      `${chosen}, run \`txlake repair\` and then \`txlake rollback ${chosen}\``,
+  );
+}
+
+function span(records: readonly CommitRecord[]): string {
+  const first = records[0]?.id;
+  const last = records.at(-1)?.id;
+  return first === last ? `${first}` : `${first}–${last}`;
+}
+
+/**
+ * The chain of parents from `start` down, oldest first, taking each record from the log where it has an
+ * intact one and from the manifest otherwise, and stopping where neither exists (older history is lost to
+ * the log; vacuum keeps what it cannot classify).
+ */
+async function chainFrom(
+  state: LakeState,
+  start: number,
+  fromLog: readonly CommitRecord[],
+): Promise<CommitRecord[]> {
+  const logged = new Map(fromLog.map((r) => [r.id, r]));
+  const chain: CommitRecord[] = [];
+  let id: number | null = start;
+  while (id !== null && !chain.some((r) => r.id === id)) {
+    const known = logged.get(id);
+    if (known) {
+      chain.push(known);
+      id = known.parent;
+      continue;
+    }
+    const reading = await readManifest(state.layout, id);
+    if (reading.kind !== 'ok') break;
+    chain.push(commitRecordOf(reading.manifest, reading.sha256));
+    id = reading.manifest.parent;
+  }
+  return chain.reverse();
+}
+
+/** Point CURRENT at `newest` when it names anything else. */
+async function restorePointer(state: LakeState, newest: CommitRecord, actions: string[]): Promise<void> {
+  const { layout, pointer } = state;
+  if (pointer.kind === 'id' && pointer.id === newest.id) return;
+  const was =
+    pointer.kind === 'missing'
+      ? 'it was missing'
+      : pointer.kind === 'invalid'
+        ? `it held "${pointer.text}"`
+        : `it named snapshot ${pointer.id}`;
+  await writeFileAtomic(layout.currentPointer, `${newest.id}\n`);
+  actions.push(
+    `restored _txlake/CURRENT (${was}): it names snapshot ${newest.id} again, the newest committed`,
+  );
+}
+
+/** `; snapshot K is intact: \`txlake rollback K\`…` — the newest other committed snapshot whose files all verify. */
+async function intactHint(
+  state: LakeState,
+  engine: Engine,
+  damaged: readonly FileProblem[] = [],
+): Promise<string> {
+  const known = new Map(damaged.map((p) => [p.path, p.problem]));
+  for (const record of [...state.committed.values()].reverse()) {
+    if (record.id === state.currentId) continue;
+    const reading = await readManifest(state.layout, record.id);
+    if (reading.kind !== 'ok' || reading.sha256 !== record.manifest_sha256) continue;
+    const manifest = reading.manifest;
+    if ([...manifest.files, manifest.daily_sums].some((f) => known.has(f.path))) continue;
+    if ((await verifySnapshot(state.layout, manifest, engine)).length > 0) continue;
+    return `, or make snapshot ${record.id} current again with \`txlake rollback ${record.id}\` (it is intact; newer rows are kept in history)`;
+  }
+  return '; no other retained snapshot is intact';
+}
+
+/** The refusal when neither a log nor CURRENT says which snapshot is current: the whole manifests, newest first. */
+async function undecidable(state: LakeState): Promise<string> {
+  const candidates: string[] = [];
+  for (const id of [...state.manifestIds].reverse()) {
+    const reading = await readManifest(state.layout, id);
+    if (reading.kind !== 'ok') continue;
+    const m = reading.manifest;
+    candidates.push(
+      `${id} (${m.created}, ${m.operation}, ${m.rows} rows${m.parent === null ? '' : `, builds on ${m.parent}`})`,
+    );
+    if (candidates.length === 5) break;
+  }
+  return (
+    `the lake ${state.layout.root} has neither a usable pointer (_txlake/CURRENT) nor a commit log, so which snapshot is ` +
+    `current cannot be known; the snapshots on disk, newest first: ${candidates.join('; ') || 'none whole'}. ` +
+    'Make one current with `txlake repair --snapshot ID` (usually the newest; an ingest that was killed can leave a ' +
+    'newer snapshot that was never committed)'
+  );
+}
