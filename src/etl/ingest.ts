@@ -122,7 +122,8 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     const lock = await acquireWriterLock(layout, `ingest ${options.files.join(' ')}`, notice);
     releaseLock = lock.release;
     const sources: Source[] = [];
-    for (const name of options.files) sources.push(await openSource(name, stagingDir));
+    for (const [index, name] of options.files.entries())
+      sources.push(await openSource(name, stagingDir, index));
 
     const parent = await readCurrentSnapshot(layout);
     if (

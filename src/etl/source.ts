@@ -1,14 +1,15 @@
-// An ingest source: a file, a `.csv.gz`, or `-` (stdin, spooled to the writer's staging directory so that
-// the engine can scan it in parallel). Checks everything file-level before any row is read (SPEC §1).
+// An ingest source: a file, a `.csv.gz`, or a stream — `-` (stdin), a named pipe, `<(…)`, a device — spooled
+// to the writer's staging directory, so that the engine can scan it in parallel and its size and content
+// identity are known. Checks everything file-level before any row is read (SPEC §1).
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, Writable } from 'node:stream';
+import { type Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
-import { TxlakeError } from '../domain/errors.js';
+import { isTxlakeError, TxlakeError } from '../domain/errors.js';
 import { type ResolvedHeader, resolveHeader, splitCsvLine } from '../domain/header.js';
 import { digestFile } from '../lake/durable-files.js';
 
@@ -17,7 +18,7 @@ export type Compression = 'none' | 'gzip';
 export interface Source {
   /** What the user named: the path as given, or `stdin`. */
   label: string;
-  /** A file the engine can read (the spooled copy for stdin). */
+  /** A file the engine can read (the spooled copy for stdin, a pipe or a device). */
   path: string;
   compression: Compression;
   /** Size of the bytes as given (compressed bytes for .gz). */
@@ -52,11 +53,47 @@ function describeFsError(error: unknown, label: string): TxlakeError {
   return new TxlakeError('input', `cannot read ${label}: ${reason}`, { cause: error });
 }
 
-async function spoolStdin(stagingDir: string): Promise<string> {
+/** Copy the stream `open` returns into the staging directory, as source number `index`; the copy's path. */
+async function spool(open: () => Readable, stagingDir: string, index: number): Promise<string> {
   await fs.mkdir(stagingDir, { recursive: true });
-  const target = path.join(stagingDir, 'stdin.csv');
-  await pipeline(process.stdin, createWriteStream(target));
+  const target = path.join(stagingDir, `spool-${index}.csv`);
+  // opened only now, with the pipeline's error handling attached at once (an open error is an event)
+  await pipeline(open(), createWriteStream(target));
   return target;
+}
+
+/** `/dev/stdin` and its other names: a descriptor this process holds, which may be a socket (open fails). */
+function namesStdin(name: string): boolean {
+  return name === '/dev/stdin' || /^\/(dev|proc\/self)\/fd\/0$/.test(name);
+}
+
+/**
+ * The file the engine reads for `name`: the file itself when it is a regular file; otherwise (a FIFO, a
+ * character device, /dev/stdin whatever it is) a spooled copy, because such a source has no size and can be
+ * read only once, while the checks, the engine and the content digest each read it from the start. A socket
+ * cannot be opened by its name, so one is readable only as the standard input.
+ */
+async function readableFile(name: string, label: string, stagingDir: string, index: number): Promise<string> {
+  if (name === '-') return spool(() => process.stdin, stagingDir, index);
+  try {
+    const stat = await fs.stat(name);
+    if (stat.isFile()) {
+      await fs.access(name, fs.constants.R_OK);
+      return name;
+    }
+    if (stat.isDirectory()) throw new TxlakeError('input', `cannot read ${label}: it is a directory`);
+    if (namesStdin(name)) return await spool(() => process.stdin, stagingDir, index);
+    if (stat.isSocket()) {
+      throw new TxlakeError(
+        'input',
+        `cannot read ${label}: it is a socket, which cannot be opened as a file; pipe its content to ` +
+          '`txlake ingest -` instead',
+      );
+    }
+    return await spool(() => createReadStream(name), stagingDir, index);
+  } catch (error) {
+    throw isTxlakeError(error) ? error : describeFsError(error, label);
+  }
 }
 
 async function hasGzipMagic(file: string): Promise<boolean> {
@@ -179,22 +216,10 @@ export async function digestSource(source: Pick<Source, 'path' | 'label' | 'comp
   return hash.digest('hex');
 }
 
-/** Resolve, check and fingerprint one source named on the command line. */
-export async function openSource(name: string, stagingDir: string): Promise<Source> {
+/** Resolve, check and fingerprint source number `index` of the command line, named `name`. */
+export async function openSource(name: string, stagingDir: string, index = 0): Promise<Source> {
   const label = name === '-' ? 'stdin' : name;
-  let file = name;
-  if (name === '-') {
-    file = await spoolStdin(stagingDir);
-  } else {
-    let stat: Awaited<ReturnType<typeof fs.stat>>;
-    try {
-      stat = await fs.stat(name);
-      if (stat.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-      await fs.access(name, fs.constants.R_OK);
-    } catch (error) {
-      throw describeFsError(error, label);
-    }
-  }
+  const file = await readableFile(name, label, stagingDir, index);
   const size = (await fs.stat(file)).size;
   if (size === 0)
     throw new TxlakeError('input', `${label} is empty: expected a header line naming the columns`);
