@@ -180,8 +180,9 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       const counted = await countStaged(activeEngine, staged, index, rowidBase, outcome);
       rowidBase = counted.nextRowid;
       if (outcome.rows_rejected > 0) {
+        // The original, not a copy with other line ends: the rejects file holds refused rows' bytes as given.
         const rows = await clock.time('rejects', () =>
-          describeRejections(staged.source, counted.rejections, notice),
+          describeRejections(source, counted.rejections, notice),
         );
         outcome.rejects_file = path.resolve(
           options.rejectsFile ?? defaultRejectsPath(layout.rejectsDir, writeId, source),
