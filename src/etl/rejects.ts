@@ -8,7 +8,7 @@ import { type RejectedRow, type RejectionReason, rejectionMessage } from '../dom
 import type { RequiredColumn } from '../domain/schema.js';
 import type { Engine } from '../lake/engine.js';
 import { mapRejectedLines } from './line-map.js';
-import type { Source } from './source.js';
+import { type Source, sourceStem } from './source.js';
 import { engineRejectTables, STAGED_TABLE } from './staging.js';
 
 export const REJECTS_HEADER = 'line,column,reason,message,value';
@@ -109,8 +109,7 @@ export async function describeRejections(
 
 /** `<lake>/_txlake/rejects/<write id>-<source name>.rejects.csv` */
 export function defaultRejectsPath(rejectsDir: string, writeId: string, source: Source): string {
-  const base =
-    source.label === 'stdin' ? 'stdin' : path.basename(source.label).replace(/(\.csv)?(\.gz)?$/i, '');
+  const base = source.label === 'stdin' ? 'stdin' : path.basename(sourceStem(source.label));
   return path.join(rejectsDir, `${writeId}-${base}.rejects.csv`);
 }
 

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { isTxlakeError, TxlakeError } from '../domain/errors.js';
 import { type ResolvedHeader, resolveHeader, splitCsvLine } from '../domain/header.js';
+import { encodingProblem, notUtf8Error, startsWithBytes, UTF8_BOM } from '../domain/text-encoding.js';
 import { digestFile } from '../lake/durable-files.js';
 
 export type Compression = 'none' | 'gzip';
@@ -132,6 +133,10 @@ async function readFirstBlock(file: string, compression: Compression, label: str
 interface HeaderProbe {
   fields: string[];
   headerLine: number;
+  /** The header line's bytes as in the file (no line end, no UTF-8 byte-order mark). */
+  headerBytes: Buffer;
+  /** The header line ends within the block (it is not cut off by the block's end). */
+  headerComplete: boolean;
   bytesPerRow: number;
   mixedLineEnds: boolean;
 }
@@ -145,10 +150,12 @@ function hasMixedLineEnds(text: string): boolean {
   return (crlf && (bareLf || bareCr)) || (bareLf && bareCr);
 }
 
+const LINE_END = /\r\n|\n|\r/;
+
 function probeHeader(block: Buffer, label: string): HeaderProbe {
-  let text = block.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const lines = text.split(/\r\n|\n|\r/);
+  const body = startsWithBytes(block, UTF8_BOM) ? block.subarray(UTF8_BOM.length) : block;
+  const text = body.toString('utf8');
+  const lines = text.split(LINE_END);
   let index = 0;
   while (index < lines.length && (lines[index] ?? '').trim() === '') index++;
   const headerText = lines[index];
@@ -156,11 +163,16 @@ function probeHeader(block: Buffer, label: string): HeaderProbe {
     throw new TxlakeError('input', `${label} is empty: expected a header line naming the columns`);
   }
   const isCompleteBlock = block.length < HEADER_PROBE_BYTES;
+  // Line n of the text and of a latin1 view (one character per byte) are the same bytes: decoding replaces
+  // bytes that are not UTF-8 but never a line end.
+  const headerBytes = Buffer.from(body.toString('latin1').split(LINE_END)[index] ?? '', 'latin1');
   const rowLines = lines.slice(index + 1, isCompleteBlock ? undefined : -1).filter((l) => l.trim() !== '');
   const rowBytes = rowLines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
   return {
     fields: splitCsvLine(headerText),
     headerLine: index + 1,
+    headerBytes,
+    headerComplete: isCompleteBlock || index + 1 < lines.length,
     bytesPerRow: rowLines.length > 0 ? rowBytes / rowLines.length : 64,
     mixedLineEnds: hasMixedLineEnds(text),
   };
@@ -216,6 +228,11 @@ export async function digestSource(source: Pick<Source, 'path' | 'label' | 'comp
   return hash.digest('hex');
 }
 
+/** The label without `.csv`, `.gz` or `.csv.gz`: the stem of files named after a source. */
+export function sourceStem(label: string): string {
+  return label.replace(/(\.csv)?(\.gz)?$/i, '');
+}
+
 /** Resolve, check and fingerprint source number `index` of the command line, named `name`. */
 export async function openSource(name: string, stagingDir: string, index = 0): Promise<Source> {
   const label = name === '-' ? 'stdin' : name;
@@ -224,7 +241,13 @@ export async function openSource(name: string, stagingDir: string, index = 0): P
   if (size === 0)
     throw new TxlakeError('input', `${label} is empty: expected a header line naming the columns`);
   const compression: Compression = (await hasGzipMagic(file)) ? 'gzip' : 'none';
-  const probe = probeHeader(await readFirstBlock(file, compression, label), label);
+  const block = await readFirstBlock(file, compression, label);
+  const probe = probeHeader(block, label);
+  const problem = encodingProblem(block, probe.headerBytes, probe.headerComplete);
+  if (problem) {
+    const [gzipped, spooled, headerLine] = [compression === 'gzip', file !== name, probe.headerLine];
+    throw notUtf8Error(problem, { label, stem: sourceStem(label), gzipped, spooled, headerLine });
+  }
   const header = resolveHeader(probe.fields, path.basename(label));
   return {
     label,

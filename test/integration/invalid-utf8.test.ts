@@ -148,3 +148,16 @@ describe('the raw bytes of every row the CSV reader refuses', () => {
     ]);
   });
 });
+
+describe('UTF-8 text beyond ASCII', () => {
+  it('a header with non-ASCII names after a UTF-8 byte-order mark is read, also when longer than a block', async () => {
+    // the long last name crosses the 64 KiB the header is probed from, in the middle of a two-byte "é"
+    const start = bytes(`\uFEFF${HEADER.replace('note', 'Währung ✓')},`);
+    const pad = (65_536 - start.length) % 2 === 0 ? 'x' : '';
+    const header = Buffer.concat([start, bytes(`${pad}${'é'.repeat(40_000)}`)]);
+    const content = lines([header, bytes(`${good(1).toString()},€`), bytes(`${good(2).toString()},ü`)], '\n');
+    const { summary, rejects } = await ingestAllowingRejects('utf8-header.csv', content);
+    expect(summary).toMatchObject({ rows_read: 2, rows_committed: 2, rows_rejected: 0 });
+    expect(rejects).toEqual([]);
+  });
+});
