@@ -28,8 +28,11 @@ export interface RejectedRow {
   reason: RejectionReason;
   /** A sentence for the user: what is wrong with the value. */
   message: string;
-  /** The offending value as read (or the raw row for malformed rows). */
-  value: string | null;
+  /**
+   * The offending value as read; for a row the CSV reader refused (malformed, not UTF-8, too many fields),
+   * the row's bytes exactly as in the source, which need not be text, so that the user can repair it.
+   */
+  value: string | Uint8Array | null;
 }
 
 const RANGE_TEXT: Record<RequiredColumn, string> = {

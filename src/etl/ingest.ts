@@ -117,7 +117,9 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     try {
       const { stagingDir, writeId } = write;
       const sources: Source[] = [];
-      for (const name of options.files) sources.push(await openSource(name, stagingDir));
+      for (const [index, name] of options.files.entries()) {
+        sources.push(await openSource(name, stagingDir, index));
+      }
 
       const parent = write.state.current;
       if (
@@ -178,8 +180,9 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         const counted = await countStaged(activeEngine, staged, index, rowidBase, outcome);
         rowidBase = counted.nextRowid;
         if (outcome.rows_rejected > 0) {
+          // The original, not a copy with other line ends: the rejects file holds refused rows' bytes as given.
           const rows = await clock.time('rejects', () =>
-            describeRejections(staged.source, counted.rejections, notice),
+            describeRejections(source, counted.rejections, notice),
           );
           outcome.rejects_file = path.resolve(
             options.rejectsFile ?? defaultRejectsPath(layout.rejectsDir, writeId, source),

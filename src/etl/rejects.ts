@@ -8,7 +8,7 @@ import { type RejectedRow, type RejectionReason, rejectionMessage } from '../dom
 import type { RequiredColumn } from '../domain/schema.js';
 import type { Engine } from '../lake/engine.js';
 import { mapRejectedLines } from './line-map.js';
-import type { Source } from './source.js';
+import { type Source, sourceStem } from './source.js';
 import { engineRejectTables, STAGED_TABLE } from './staging.js';
 
 export const REJECTS_HEADER = 'line,column,reason,message,value';
@@ -38,7 +38,8 @@ export type { EngineRejection, ValueRejection };
 const ENGINE_REASONS: Record<string, RejectionReason> = {
   'MISSING COLUMNS': 'wrong_field_count',
   'TOO MANY COLUMNS': 'wrong_field_count',
-  'INVALID UNICODE': 'invalid_utf8',
+  'INVALID ENCODING': 'invalid_utf8', // DuckDB 1.5
+  'INVALID UNICODE': 'invalid_utf8', // earlier DuckDB
   'LINE SIZE OVER MAXIMUM': 'line_too_long',
 };
 
@@ -87,7 +88,10 @@ export async function describeRejections(
       column: null,
       reason: r.reason,
       message: rejectionMessage(r.reason, null),
-      value: r.csv_line === null ? null : r.csv_line.replace(/^[\r\n]+|[\r\n]+$/g, ''),
+      // the engine's text of the row only when the scan did not find the row (an approximate line anyway)
+      value:
+        mapping.rawByEngineLine.get(Number(r.line)) ??
+        (r.csv_line === null ? null : r.csv_line.replace(/^[\r\n]+|[\r\n]+$/g, '')),
     })),
     ...valueRows.map((r) => {
       const ordinal = Number(r.ordinal);
@@ -105,20 +109,39 @@ export async function describeRejections(
 
 /** `<lake>/_txlake/rejects/<write id>-<source name>.rejects.csv` */
 export function defaultRejectsPath(rejectsDir: string, writeId: string, source: Source): string {
-  const base =
-    source.label === 'stdin' ? 'stdin' : path.basename(source.label).replace(/(\.csv)?(\.gz)?$/i, '');
+  const base = source.label === 'stdin' ? 'stdin' : path.basename(sourceStem(source.label));
   return path.join(rejectsDir, `${writeId}-${base}.rejects.csv`);
 }
 
-function csvField(value: string | number | null): string {
-  if (value === null) return '';
-  const text = String(value);
+function quoted(text: string): string {
   return /[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export function formatRejects(rows: readonly RejectedRow[]): string {
-  const lines = rows.map((r) => [r.line, r.column, r.reason, r.message, r.value].map(csvField).join(','));
-  return `${[REJECTS_HEADER, ...lines].join('\n')}\n`;
+/**
+ * One CSV field as bytes: text as UTF-8, raw bytes unchanged. Raw bytes are quoted through a latin1 view,
+ * which maps each byte to one character and back, so bytes that are not UTF-8 survive.
+ */
+function csvField(value: string | number | Uint8Array | null): Buffer {
+  if (value === null) return Buffer.alloc(0);
+  if (value instanceof Uint8Array)
+    return Buffer.from(quoted(Buffer.from(value).toString('latin1')), 'latin1');
+  return Buffer.from(quoted(String(value)), 'utf8');
+}
+
+const COMMA = Buffer.from(',');
+const LF = Buffer.from('\n');
+
+function csvLine(values: ReadonlyArray<string | number | Uint8Array | null>): Buffer {
+  return Buffer.concat(values.map(csvField).flatMap((field, i) => (i === 0 ? [field] : [COMMA, field])));
+}
+
+/** The rejects file's bytes: not always UTF-8 text, because a refused row is copied as it is in the source. */
+export function formatRejects(rows: readonly RejectedRow[]): Buffer {
+  const lines = [
+    Buffer.from(REJECTS_HEADER),
+    ...rows.map((r) => csvLine([r.line, r.column, r.reason, r.message, r.value])),
+  ];
+  return Buffer.concat(lines.flatMap((line) => [line, LF]));
 }
 
 export async function writeRejectsFile(file: string, rows: readonly RejectedRow[]): Promise<void> {

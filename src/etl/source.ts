@@ -1,15 +1,17 @@
-// An ingest source: a file, a `.csv.gz`, or `-` (stdin, spooled to the writer's staging directory so that
-// the engine can scan it in parallel). Checks everything file-level before any row is read (SPEC §1).
+// An ingest source: a file, a `.csv.gz`, or a stream — `-` (stdin), a named pipe, `<(…)`, a device — spooled
+// to the writer's staging directory, so that the engine can scan it in parallel and its size and content
+// identity are known. Checks everything file-level before any row is read (SPEC §1).
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, Writable } from 'node:stream';
+import { type Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
-import { TxlakeError } from '../domain/errors.js';
+import { isTxlakeError, TxlakeError } from '../domain/errors.js';
 import { type ResolvedHeader, resolveHeader, splitCsvLine } from '../domain/header.js';
+import { encodingProblem, notUtf8Error, startsWithBytes, UTF8_BOM } from '../domain/text-encoding.js';
 import { digestFile } from '../lake/durable-files.js';
 
 export type Compression = 'none' | 'gzip';
@@ -17,7 +19,7 @@ export type Compression = 'none' | 'gzip';
 export interface Source {
   /** What the user named: the path as given, or `stdin`. */
   label: string;
-  /** A file the engine can read (the spooled copy for stdin). */
+  /** A file the engine can read (the spooled copy for stdin, a pipe or a device). */
   path: string;
   compression: Compression;
   /** Size of the bytes as given (compressed bytes for .gz). */
@@ -52,11 +54,47 @@ function describeFsError(error: unknown, label: string): TxlakeError {
   return new TxlakeError('input', `cannot read ${label}: ${reason}`, { cause: error });
 }
 
-async function spoolStdin(stagingDir: string): Promise<string> {
+/** Copy the stream `open` returns into the staging directory, as source number `index`; the copy's path. */
+async function spool(open: () => Readable, stagingDir: string, index: number): Promise<string> {
   await fs.mkdir(stagingDir, { recursive: true });
-  const target = path.join(stagingDir, 'stdin.csv');
-  await pipeline(process.stdin, createWriteStream(target));
+  const target = path.join(stagingDir, `spool-${index}.csv`);
+  // opened only now, with the pipeline's error handling attached at once (an open error is an event)
+  await pipeline(open(), createWriteStream(target));
   return target;
+}
+
+/** `/dev/stdin` and its other names: a descriptor this process holds, which may be a socket (open fails). */
+function namesStdin(name: string): boolean {
+  return name === '/dev/stdin' || /^\/(dev|proc\/self)\/fd\/0$/.test(name);
+}
+
+/**
+ * The file the engine reads for `name`: the file itself when it is a regular file; otherwise (a FIFO, a
+ * character device, /dev/stdin whatever it is) a spooled copy, because such a source has no size and can be
+ * read only once, while the checks, the engine and the content digest each read it from the start. A socket
+ * cannot be opened by its name, so one is readable only as the standard input.
+ */
+async function readableFile(name: string, label: string, stagingDir: string, index: number): Promise<string> {
+  if (name === '-') return spool(() => process.stdin, stagingDir, index);
+  try {
+    const stat = await fs.stat(name);
+    if (stat.isFile()) {
+      await fs.access(name, fs.constants.R_OK);
+      return name;
+    }
+    if (stat.isDirectory()) throw new TxlakeError('input', `cannot read ${label}: it is a directory`);
+    if (namesStdin(name)) return await spool(() => process.stdin, stagingDir, index);
+    if (stat.isSocket()) {
+      throw new TxlakeError(
+        'input',
+        `cannot read ${label}: it is a socket, which cannot be opened as a file; pipe its content to ` +
+          '`txlake ingest -` instead',
+      );
+    }
+    return await spool(() => createReadStream(name), stagingDir, index);
+  } catch (error) {
+    throw isTxlakeError(error) ? error : describeFsError(error, label);
+  }
 }
 
 async function hasGzipMagic(file: string): Promise<boolean> {
@@ -95,6 +133,10 @@ async function readFirstBlock(file: string, compression: Compression, label: str
 interface HeaderProbe {
   fields: string[];
   headerLine: number;
+  /** The header line's bytes as in the file (no line end, no UTF-8 byte-order mark). */
+  headerBytes: Buffer;
+  /** The header line ends within the block (it is not cut off by the block's end). */
+  headerComplete: boolean;
   bytesPerRow: number;
   mixedLineEnds: boolean;
 }
@@ -108,10 +150,12 @@ function hasMixedLineEnds(text: string): boolean {
   return (crlf && (bareLf || bareCr)) || (bareLf && bareCr);
 }
 
+const LINE_END = /\r\n|\n|\r/;
+
 function probeHeader(block: Buffer, label: string): HeaderProbe {
-  let text = block.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const lines = text.split(/\r\n|\n|\r/);
+  const body = startsWithBytes(block, UTF8_BOM) ? block.subarray(UTF8_BOM.length) : block;
+  const text = body.toString('utf8');
+  const lines = text.split(LINE_END);
   let index = 0;
   while (index < lines.length && (lines[index] ?? '').trim() === '') index++;
   const headerText = lines[index];
@@ -119,11 +163,16 @@ function probeHeader(block: Buffer, label: string): HeaderProbe {
     throw new TxlakeError('input', `${label} is empty: expected a header line naming the columns`);
   }
   const isCompleteBlock = block.length < HEADER_PROBE_BYTES;
+  // Line n of the text and of a latin1 view (one character per byte) are the same bytes: decoding replaces
+  // bytes that are not UTF-8 but never a line end.
+  const headerBytes = Buffer.from(body.toString('latin1').split(LINE_END)[index] ?? '', 'latin1');
   const rowLines = lines.slice(index + 1, isCompleteBlock ? undefined : -1).filter((l) => l.trim() !== '');
   const rowBytes = rowLines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
   return {
     fields: splitCsvLine(headerText),
     headerLine: index + 1,
+    headerBytes,
+    headerComplete: isCompleteBlock || index + 1 < lines.length,
     bytesPerRow: rowLines.length > 0 ? rowBytes / rowLines.length : 64,
     mixedLineEnds: hasMixedLineEnds(text),
   };
@@ -179,27 +228,26 @@ export async function digestSource(source: Pick<Source, 'path' | 'label' | 'comp
   return hash.digest('hex');
 }
 
-/** Resolve, check and fingerprint one source named on the command line. */
-export async function openSource(name: string, stagingDir: string): Promise<Source> {
+/** The label without `.csv`, `.gz` or `.csv.gz`: the stem of files named after a source. */
+export function sourceStem(label: string): string {
+  return label.replace(/(\.csv)?(\.gz)?$/i, '');
+}
+
+/** Resolve, check and fingerprint source number `index` of the command line, named `name`. */
+export async function openSource(name: string, stagingDir: string, index = 0): Promise<Source> {
   const label = name === '-' ? 'stdin' : name;
-  let file = name;
-  if (name === '-') {
-    file = await spoolStdin(stagingDir);
-  } else {
-    let stat: Awaited<ReturnType<typeof fs.stat>>;
-    try {
-      stat = await fs.stat(name);
-      if (stat.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-      await fs.access(name, fs.constants.R_OK);
-    } catch (error) {
-      throw describeFsError(error, label);
-    }
-  }
+  const file = await readableFile(name, label, stagingDir, index);
   const size = (await fs.stat(file)).size;
   if (size === 0)
     throw new TxlakeError('input', `${label} is empty: expected a header line naming the columns`);
   const compression: Compression = (await hasGzipMagic(file)) ? 'gzip' : 'none';
-  const probe = probeHeader(await readFirstBlock(file, compression, label), label);
+  const block = await readFirstBlock(file, compression, label);
+  const probe = probeHeader(block, label);
+  const problem = encodingProblem(block, probe.headerBytes, probe.headerComplete);
+  if (problem) {
+    const [gzipped, spooled, headerLine] = [compression === 'gzip', file !== name, probe.headerLine];
+    throw notUtf8Error(problem, { label, stem: sourceStem(label), gzipped, spooled, headerLine });
+  }
   const header = resolveHeader(probe.fields, path.basename(label));
   return {
     label,

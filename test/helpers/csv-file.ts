@@ -81,3 +81,22 @@ export function writeCsvFile(file: string, text: string): string {
 export function rawCsv(lines: readonly string[], eol = '\n'): string {
   return lines.join(eol) + eol;
 }
+
+export type ByteOrder = 'LE' | 'BE';
+
+/** `text` in UTF-16 (as iconv or Excel writes it), with a byte-order mark when `bom`. */
+export function utf16(text: string, order: ByteOrder, bom = true): Buffer {
+  const littleEndian = Buffer.from(`${bom ? '\uFEFF' : ''}${text}`, 'utf16le');
+  return order === 'LE' ? littleEndian : littleEndian.swap16();
+}
+
+/** `text` in UTF-32, with a byte-order mark when `bom`. */
+export function utf32(text: string, order: ByteOrder, bom = true): Buffer {
+  const points = [...`${bom ? '\uFEFF' : ''}${text}`].map((c) => c.codePointAt(0) as number);
+  const out = Buffer.alloc(4 * points.length);
+  for (const [i, p] of points.entries()) {
+    if (order === 'LE') out.writeUInt32LE(p, 4 * i);
+    else out.writeUInt32BE(p, 4 * i);
+  }
+  return out;
+}

@@ -33,8 +33,17 @@ export interface RunOptions {
 
 /** Run `./bin/txlake ...args` to completion. */
 export function runTxlake(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return runProgram(TXLAKE_BIN, args, options);
+}
+
+/** Run any program (a shell that calls txlake, say) to completion, as `runTxlake` runs txlake. */
+export function runProgram(
+  program: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TXLAKE_BIN, args, {
+    const child = spawn(program, args, {
       cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, NO_COLOR: '1', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

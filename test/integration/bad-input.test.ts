@@ -2,10 +2,12 @@
 // row-level problems go to the rejects file with line, column and reason; too many rejects commit nothing
 // (exit 3); re-ingesting committed content is a no-op unless --force. Nothing is ever dropped silently.
 
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { csvField, csvText, rawCsv, type TxRow, writeCsvFile } from '../helpers/csv-file.js';
+import { csvField, csvText, rawCsv, type TxRow, utf16, utf32, writeCsvFile } from '../helpers/csv-file.js';
 import {
   type OracleIngest,
   type OracleRow,
@@ -78,11 +80,12 @@ describe('file-level errors: exit 2, one error line, nothing committed', () => {
     await server?.stop();
   });
 
+  /** Ingest `files`, expecting exit 2 and one error line naming every `mentions`; that line. */
   async function expectRefused(
     files: readonly string[],
     mentions: readonly (string | RegExp)[],
-    options: { input?: string; targetLake?: string } = {},
-  ): Promise<void> {
+    options: { input?: string | Buffer; targetLake?: string } = {},
+  ): Promise<string> {
     const target = options.targetLake ?? lake;
     const args = ['ingest', ...files, '--lake', target];
     const result = await runTxlake(args, { input: options.input });
@@ -90,6 +93,7 @@ describe('file-level errors: exit 2, one error line, nothing committed', () => {
     expect(result.code, context).toBe(2);
     expectOneErrorLine(result.stderr, mentions, context);
     // that nothing was committed is checked once for all cases at the end (a CLI call costs most of a second)
+    return result.stderr.trim();
   }
 
   it('a missing file', async () => {
@@ -206,6 +210,108 @@ describe('file-level errors: exit 2, one error line, nothing committed', () => {
     const result = await runTxlake(args);
     expect(result.code, describeRun(args, result)).not.toBe(0);
     expect(result.stderr, describeRun(args, result)).toMatch(/^error: .*snapshot/im);
+  });
+
+  const wideText = () => csvText(goodRows(27, 5));
+  it.each([
+    [
+      'UTF-16LE with a byte-order mark',
+      'u16le.csv',
+      () => utf16(wideText(), 'LE'),
+      'is UTF-16 text',
+      '-f UTF-16 ',
+    ],
+    [
+      'UTF-16BE with a byte-order mark',
+      'u16be.csv',
+      () => utf16(wideText(), 'BE'),
+      'is UTF-16 text',
+      '-f UTF-16 ',
+    ],
+    [
+      'UTF-32LE with a byte-order mark',
+      'u32le.csv',
+      () => utf32(wideText(), 'LE'),
+      'is UTF-32 text',
+      '-f UTF-32 ',
+    ],
+    [
+      'UTF-32BE with a byte-order mark',
+      'u32be.csv',
+      () => utf32(wideText(), 'BE'),
+      'is UTF-32 text',
+      '-f UTF-32 ',
+    ],
+    [
+      'UTF-16LE without a byte-order mark',
+      'u16le-bare.csv',
+      () => utf16(wideText(), 'LE', false),
+      'looks like UTF-16LE text (its header line holds NUL bytes)',
+      '-f UTF-16LE ',
+    ],
+    [
+      'UTF-16BE without a byte-order mark',
+      'u16be-bare.csv',
+      () => utf16(wideText(), 'BE', false),
+      'looks like UTF-16BE text',
+      '-f UTF-16BE ',
+    ],
+    [
+      'UTF-32LE without a byte-order mark',
+      'u32le-bare.csv',
+      () => utf32(wideText(), 'LE', false),
+      'looks like UTF-32LE text',
+      '-f UTF-32LE ',
+    ],
+    ['gzipped UTF-16', 'u16.csv.gz', () => gzipSync(utf16(wideText(), 'LE')), 'is UTF-16 text', 'gzip -dc '],
+  ])('%s: refused as such, with a command that converts it', async (_name, name, content, says, command) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, content());
+    const line = await expectRefused([file], [name, says, 'txlake reads UTF-8: convert it first', command]);
+    expect(line).not.toContain('missing');
+  });
+
+  it('the command a UTF-16 error suggests converts the file into one that ingests', async () => {
+    const file = path.join(dir, 'excel export.csv');
+    writeFileSync(file, utf16(wideText(), 'LE'));
+    const converted = path.join(dir, 'excel export-utf8.csv');
+    const line = await expectRefused([file], []);
+    expect(line).toBe(
+      `error: ${file} is UTF-16 text; txlake reads UTF-8: convert it first, for example with ` +
+        `iconv -f UTF-16 -t UTF-8 '${file}' > '${converted}'`,
+    );
+    if (spawnSync('iconv', ['--version']).status !== 0) return; // no iconv here: the wording is checked
+    execFileSync('sh', ['-c', line.slice(line.indexOf('iconv -f'))]);
+    const { summary } = await ingest([converted], path.join(temp.make(), 'lake'));
+    expect(summary).toMatchObject({ rows_read: 5, rows_committed: 5, rows_rejected: 0 });
+  });
+
+  it('UTF-16 on standard input: refused, with a command to pipe it through', async () => {
+    const line = await expectRefused(['-'], [], { input: utf16(wideText(), 'BE') });
+    expect(line).toBe(
+      'error: stdin is UTF-16 text; txlake reads UTF-8: convert it first, for example by piping it ' +
+        'through iconv -f UTF-16 -t UTF-8',
+    );
+  });
+
+  it('a header that is not UTF-8 (Latin-1): refused as not UTF-8 text, naming its line', async () => {
+    const header = Buffer.concat([Buffer.from(`\n${HEADER},not`), Buffer.from([0xe9])]);
+    const file = path.join(dir, 'latin1-header.csv');
+    writeFileSync(
+      file,
+      Buffer.concat([header, Buffer.from(`\n${csvText(goodRows(28, 3)).split('\n')[1]},x\n`)]),
+    );
+    const line = await expectRefused([file], []);
+    expect(line).toBe(
+      `error: ${file} is not UTF-8 text: its header (line 2) is not valid UTF-8; txlake reads UTF-8: convert ` +
+        `it first, for example from Windows-1252 (Latin-1) with iconv -f WINDOWS-1252 -t UTF-8 ${file} > ` +
+        `${path.join(dir, 'latin1-header-utf8.csv')}`,
+    );
+  });
+
+  it('a header holding a NUL byte: refused as not UTF-8 text', async () => {
+    const file = writeCsvFile(path.join(dir, 'nul-header.csv'), rawCsv([`${HEADER}\u0000`]));
+    await expectRefused([file], ['nul-header.csv', 'is not UTF-8 text: its header (line 1) holds NUL bytes']);
   });
 
   it('after all the refusals above the previous snapshot is current and served unchanged', async () => {
