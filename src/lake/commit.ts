@@ -72,8 +72,8 @@ export async function commitSnapshot(
     if ((await pointerId(layout)) !== id) await fs.rm(layout.manifestPath(id), { force: true });
     throw error;
   }
-  faultPoint('committed');
   try {
+    faultPoint('committed');
     await appendCommitRecord(layout, commitRecordOf(manifest, sha256Of(text)));
   } catch (error) {
     notice(

@@ -132,6 +132,26 @@ export class VerifiedFiles {
     });
   }
 
+  /**
+   * Without hashing: the files of `manifest` whose fingerprint is not the one they were verified with. A
+   * reader that queries the files per request asks this first, so that a file written to after its check
+   * is refused at once rather than at the next `verify`.
+   */
+  async changedSinceVerified(manifest: SnapshotManifest): Promise<FileProblem[]> {
+    const problems: FileProblem[] = [];
+    for (const file of filesOf(manifest)) {
+      const known = this.verified.get(file.path);
+      const now = await fingerprint(this.layout.resolve(file.path));
+      if (known === undefined || now === null || known.fingerprint !== now) {
+        problems.push({
+          path: file.path,
+          problem: now === null ? 'is missing' : 'changed on disk after it was verified',
+        });
+      }
+    }
+    return problems;
+  }
+
   /** Forget files that `keep` no longer uses, so the map follows the snapshots being served. */
   retainOnly(keep: readonly SnapshotManifest[]): void {
     const used = new Set(keep.flatMap((m) => filesOf(m).map((f) => f.path)));

@@ -241,7 +241,35 @@ async function judgePointerWithoutLog(state: LakeState): Promise<ManifestReading
     reading = await readManifest(layout, parent);
   }
   for (const record of chain.reverse()) state.committed.set(record.id, record);
+  await judgeChainAgainstManifests(state);
   return first;
+}
+
+/**
+ * Without a log, CURRENT's chain is the history only if no manifest contradicts it: a manifest built on a
+ * snapshot newer than the chain's start that is not in the chain proves a commit CURRENT does not reach
+ * (CURRENT was moved back by hand, or replaced): refused, as guessing would lose that history.
+ */
+async function judgeChainAgainstManifests(state: LakeState): Promise<void> {
+  const oldest = Math.min(...state.committed.keys());
+  for (const id of state.manifestIds) {
+    if (state.committed.has(id)) continue;
+    const reading = await readManifest(state.layout, id);
+    if (reading.kind !== 'ok') continue;
+    const proven = [reading.manifest.parent, reading.manifest.restores ?? null].filter(
+      (p): p is number => p !== null && p > oldest && !state.committed.has(p),
+    );
+    if (proven.length > 0) {
+      state.problem = {
+        kind: 'pointer',
+        message:
+          `${CURRENT_FILE} of the lake ${state.layout.root} names snapshot ${state.currentId}, but snapshot ${proven[0]} ` +
+          `was committed and is not in its history, and there is no commit log to say which is current; ` +
+          `\`${repairCommand(state.layout)}\` lists the candidates and \`--snapshot ID\` makes one current`,
+      };
+      return;
+    }
+  }
 }
 
 async function judgeCurrentManifest(state: LakeState, known: ManifestReading | null): Promise<void> {

@@ -98,7 +98,11 @@ async function recoverHistory(
   }
 
   const pointed = state.pointer.kind === 'id' ? state.pointer.id : null;
-  const pointerUsable = pointed !== null && (await readManifest(layout, pointed)).kind === 'ok';
+  // Without a log CURRENT decides, unless the manifests contradict it (lake-state.ts) or it is unreadable.
+  const pointerUsable =
+    pointed !== null &&
+    state.problem?.kind !== 'pointer' &&
+    (await readManifest(layout, pointed)).kind === 'ok';
   if (chosen !== undefined && pointerUsable && chosen !== pointed) throw notNeeded(pointed as number, chosen);
   // With a damaged log, its newest intact line may be newer than CURRENT (which may have been edited too):
   // the newer of the two is the last commit.

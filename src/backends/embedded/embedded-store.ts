@@ -84,6 +84,8 @@ class EmbeddedSnapshotView implements SnapshotView {
     private readonly daily: Map<number, DailyMerchantSums[]>,
     /** The in-memory index, or null when lookups query the Parquet files. */
     private readonly index: UserIndex | null,
+    /** What the files were verified against, for lookups that read them. */
+    private readonly verified: VerifiedFiles,
     loadMs: number,
     fallback: string | null,
   ) {
@@ -100,6 +102,11 @@ class EmbeddedSnapshotView implements SnapshotView {
 
   async transactionsOfUser(userId: bigint): Promise<TransactionColumns> {
     if (this.index) return this.index.lookup(userId);
+    // Parquet lookups read the files now: a file written to since it was verified is not read at all.
+    const changed = this.damage === null ? await this.verified.changedSinceVerified(this.manifest) : [];
+    if (changed.length > 0) {
+      this.damage = `snapshot ${this.id}, being served, changed on disk after it was loaded: ${describeDamage(changed)}; user lookups are refused until it is verified again`;
+    }
     if (this.damage) throw new SnapshotUnavailable(this.damage);
     return this.pool.use(async (connection) => {
       let statement = this.statements.get(connection);
@@ -248,7 +255,16 @@ export class EmbeddedStore implements TransactionStore {
         ? `an index of ${manifest.rows} rows may take ${estimate} bytes, over the ${this.indexMemoryBytes}-byte index memory budget`
         : null;
     const loadMs = Math.round(performance.now() - started);
-    this.view = new EmbeddedSnapshotView(manifest, this.pool, userSql, daily, index, loadMs, fallback);
+    this.view = new EmbeddedSnapshotView(
+      manifest,
+      this.pool,
+      userSql,
+      daily,
+      index,
+      this.verified,
+      loadMs,
+      fallback,
+    );
     this.verified.retainOnly([manifest]);
     this.refusal = null;
     return true;
