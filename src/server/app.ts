@@ -1,6 +1,7 @@
 // The Fastify application: plugins, routes and the error contract (JSON everywhere, never a 500 for input).
 
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyError,
@@ -12,6 +13,7 @@ import Fastify, {
 } from 'fastify';
 import type { SnapshotView, TransactionStore } from '../backends/store.js';
 import { AnswerCache } from './answer-cache.js';
+import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { v1Routes } from './routes/v1.js';
@@ -63,10 +65,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     return503OnClosing: true,
-    // Ids of any length reach the handler, which answers [] for digits beyond INT64 (not 414).
-    routerOptions: { maxParamLength: 4096 },
-    // A path Fastify cannot even decode (`%zz`) is still a client error in v1's own words.
+    // Ids of any length reach the handler, which answers [] for digits beyond INT64 (SPEC §4): no parameter
+    // can be longer than the request head Node accepts (16 KiB by default, `--max-http-header-size`).
+    routerOptions: { maxParamLength: http.maxHeaderSize },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      // Only `inject`, which has no head limit, can send a longer one: too long, whatever it holds.
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        reply.code(414).send({ error: 'the URL is too long' });
+        return;
+      }
+      // A path Fastify cannot even decode (`%zz`) is still a client error in v1's own words.
       const v1 = /^\/api\/v1\/data\/(transactions|netAmount)\//.exec(request.url);
       const param = v1 ? (v1[1] === 'transactions' ? 'userId' : 'merchantTypeCode') : null;
       reply.code(400).send({ error: param ? `${param} must be an integer` : error.message });
@@ -129,8 +137,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(status).send({ error: error.message });
   });
 
-  await app.register(openApiPlugin, { version: options.version });
-  await app.register(healthRoutes);
-  await app.register(v1Routes, { prefix: '/api/v1' });
+  // Every route answers the methods it lacks with 405 and `Allow` (OPTIONS with 200), as the old service did.
+  await app.register(methodNotAllowedPlugin, {
+    routes: async (guarded) => {
+      await guarded.register(openApiPlugin, { version: options.version });
+      await guarded.register(healthRoutes);
+      await guarded.register(v1Routes, { prefix: '/api/v1' });
+    },
+  });
   return app;
 }

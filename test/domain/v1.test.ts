@@ -83,4 +83,59 @@ describe('parseV1Id', () => {
     expect(parseV1Id('99999999999999999999999', INT64_MAX)).toBe('absent');
     expect(parseV1Id('10000', 9999n)).toBe('absent');
   });
+
+  // Ids as long as a request line can carry (Node takes 16 KiB of it), where the router used to refuse them.
+  it.each([4_097, 8_000, 15_000])(
+    'calls %i digits beyond the range absent, whatever the length',
+    (length) => {
+      expect(parseV1Id('9'.repeat(length), INT64_MAX)).toBe('absent');
+      expect(parseV1Id(`1${'0'.repeat(length - 1)}`, 9999n)).toBe('absent');
+    },
+  );
+
+  it.each([4_097, 8_000, 15_000])('refuses %i characters that are not all digits', (length) => {
+    expect(parseV1Id(`${'9'.repeat(length - 1)}x`, INT64_MAX)).toBeNull();
+    expect(parseV1Id(`x${'9'.repeat(length - 1)}`, INT64_MAX)).toBeNull();
+    expect(parseV1Id('0'.repeat(length).replace(/0$/, '-'), INT64_MAX)).toBeNull();
+  });
+
+  // The value decides, not the length: int() in the old design read `000…31373` as 31373.
+  it('reads an id in range after any number of leading zeros', () => {
+    expect(parseV1Id(`${'0'.repeat(5_000)}31373`, INT64_MAX)).toBe(31373n);
+    expect(parseV1Id(`${'0'.repeat(5_000)}9223372036854775807`, INT64_MAX)).toBe(INT64_MAX);
+    expect(parseV1Id(`${'0'.repeat(5_000)}9223372036854775808`, INT64_MAX)).toBe('absent');
+    expect(parseV1Id(`${'0'.repeat(5_000)}5411`, 9999n)).toBe(5411n);
+    expect(parseV1Id('0'.repeat(5_000), INT64_MAX)).toBe(0n);
+  });
+
+  // BigInt's cost grows faster than the length of its text, and a backtracking pattern can be quadratic:
+  // parsing must stay about one pass over the id. Measured against such a pass in the same run (a ratio,
+  // not a time, on a noisy machine); at a million characters BigInt alone took some 60 passes.
+  it.each([
+    ['digits beyond the range', '9'.repeat(1_000_000)],
+    ['leading zeros', `${'0'.repeat(1_000_000)}31373`],
+    ['zeros, then a non-digit', `${'0'.repeat(1_000_000)}x`],
+    ['digits, then a non-digit', `${'9'.repeat(1_000_000)}x`],
+  ])('costs about one pass over the text: %s', (_what, text) => {
+    const pass = () => {
+      let digits = 0;
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 48 && c <= 57) digits++;
+      }
+      return digits;
+    };
+    const fastest = (fn: () => unknown) => {
+      let best = Number.POSITIVE_INFINITY;
+      for (let round = 0; round < 7; round++) {
+        const start = process.hrtime.bigint();
+        fn();
+        best = Math.min(best, Number(process.hrtime.bigint() - start));
+      }
+      return best;
+    };
+    const baseline = fastest(pass);
+    const parse = fastest(() => parseV1Id(text, INT64_MAX));
+    expect(parse / baseline, `parse ${parse} ns, one pass ${baseline} ns`).toBeLessThan(10);
+  });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvText, writeCsvFile } from '../helpers/csv-file.js';
 import { oracleIngest, V1Oracle } from '../helpers/oracle.js';
-import { type HttpResponse, mapLimit, type RunningServer, startServer } from '../helpers/server.js';
+import { type HttpResponse, httpGet, mapLimit, type RunningServer, startServer } from '../helpers/server.js';
 import { cornerCaseTransactions, randomTransactions } from '../helpers/synthetic.js';
 import { assertBuilt, describeRun, runTxlake, TempDirs } from '../helpers/txlake.js';
 
@@ -217,6 +217,78 @@ describe('serve', () => {
     for (const line of lines) expect(() => JSON.parse(line), `not JSON: ${line}`).not.toThrow();
     expect(lines.some((l) => l.includes('e2e-log-7777'))).toBe(true);
   });
+
+  // Over a real socket, where Node's 16 KiB limit on the request head applies (the request line included).
+  it.each([4_097, 8_000, 15_000])(
+    'an id of %i digits beyond the range → 200 [] on both routes',
+    async (length) => {
+      for (const route of ['transactions', 'netAmount']) {
+        const response = await live().get(`/api/v1/data/${route}/${'9'.repeat(length)}`);
+        expect(`${response.status} ${response.body}`, `${route}, ${length} digits`).toBe('200 []');
+      }
+    },
+  );
+
+  it('an id of 15,000 characters not all digits → 400 with the exact v1 body', async () => {
+    const id = `${'9'.repeat(7_500)}x${'9'.repeat(7_499)}`;
+    const user = await live().get(`/api/v1/data/transactions/${id}`);
+    expect(`${user.status} ${user.body}`).toBe('400 {"error":"userId must be an integer"}');
+    const code = await live().get(`/api/v1/data/netAmount/${id}`);
+    expect(`${code.status} ${code.body}`).toBe('400 {"error":"merchantTypeCode must be an integer"}');
+  });
+
+  it('an id in range after 5,000 leading zeros is that id', async () => {
+    const zeros = '0'.repeat(5_000);
+    const user = await live().get(`/api/v1/data/transactions/${zeros}31373`);
+    expect(user.status).toBe(200);
+    expect(user.body).toBe(oracle.transactionsBody(31373n));
+    const code = await live().get(`/api/v1/data/netAmount/${zeros}6011`);
+    expect(code.status).toBe(200);
+    expect(code.body).toBe(oracle.netAmountBody(6011));
+  });
+
+  it('a request line longer than Node takes is refused by Node (431), not a 5xx', async () => {
+    // Its own connection (fetch, not the shared keep-alive pool): the server closes it after the 431.
+    const url = `http://127.0.0.1:${live().port}/api/v1/data/transactions/${'9'.repeat(17_000)}`;
+    const response = await fetch(url);
+    expect(response.status).toBe(431);
+  });
+
+  const SERVED = [
+    '/api/v1/data/transactions/31373',
+    '/api/v1/data/netAmount/6011',
+    '/healthz',
+    '/readyz',
+    '/openapi.json',
+    '/docs',
+    '/docs/json',
+  ];
+
+  it.each(SERVED)('%s answers other methods 405 with Allow, and OPTIONS 200', async (p) => {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'TRACE', 'PROPFIND']) {
+      const response = await httpGet(live().port, p, {}, method);
+      expect(response.status, `${method} ${p}: ${response.body}`).toBe(405);
+      expect(response.headers.allow).toBe('GET, HEAD, OPTIONS');
+      expect(expectJson(response, `${method} ${p}`)).toEqual({
+        error: `method ${method} is not allowed on ${p}; use GET`,
+      });
+    }
+    const options = await httpGet(live().port, p, {}, 'OPTIONS');
+    expect(`${options.status} ${options.headers.allow} ${JSON.stringify(options.body)}`).toBe(
+      '200 GET, HEAD, OPTIONS ""',
+    );
+  });
+
+  it.each(['/nope', '/api/v1/data/transactions/', '/api/v1/data/transactions/5/extra'])(
+    'an unknown route (%s) stays 404 with other methods',
+    async (p) => {
+      for (const method of ['POST', 'DELETE', 'OPTIONS', 'PROPFIND']) {
+        const response = await httpGet(live().port, p, {}, method);
+        expect(response.status, `${method} ${p}: ${response.body}`).toBe(404);
+        expectJson(response, `${method} ${p}`);
+      }
+    },
+  );
 
   it('SIGTERM stops the server gracefully with exit code 0 (the last test: it stops the shared server)', async () => {
     const own = live();

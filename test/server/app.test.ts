@@ -2,9 +2,10 @@
 // caching headers, following a new snapshot, and never a 500 for what a client can send.
 
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { EmbeddedStore } from '../../src/backends/embedded/embedded-store.js';
 import { answerFrom } from '../../src/backends/store.js';
@@ -136,6 +137,45 @@ describe('with snapshots', () => {
     else expect(answer.json().length).toBeGreaterThan(0);
   });
 
+  // Ids longer than the router's old 4,096-character parameter limit answered 400 "must be an integer".
+  it.each([4_097, 8_000, 15_000])(
+    'an id of %i digits beyond the range answers 200 [] on both routes',
+    async (length) => {
+      for (const url of [
+        `/api/v1/data/transactions/${'9'.repeat(length)}`,
+        `/api/v1/data/netAmount/${'9'.repeat(length)}`,
+      ]) {
+        const answer = await app.inject(url);
+        expect(`${answer.statusCode} ${answer.body}`, `${length} digits`).toBe('200 []');
+      }
+    },
+  );
+
+  it.each([4_097, 8_000, 15_000])('an id of %i characters not all digits answers v1 400', async (length) => {
+    const id = `${'9'.repeat(length - 1)}x`;
+    const user = await app.inject(`/api/v1/data/transactions/${id}`);
+    expect(`${user.statusCode} ${user.body}`).toBe('400 {"error":"userId must be an integer"}');
+    const code = await app.inject(`/api/v1/data/netAmount/${id}`);
+    expect(`${code.statusCode} ${code.body}`).toBe('400 {"error":"merchantTypeCode must be an integer"}');
+  });
+
+  // Over a socket Node refuses such a request line itself (431); `inject` has no such limit.
+  it('an id longer than any request line Node accepts answers 414', async () => {
+    const answer = await app.inject(`/api/v1/data/transactions/${'9'.repeat(http.maxHeaderSize + 1)}`);
+    expect(`${answer.statusCode} ${answer.body}`).toBe('414 {"error":"the URL is too long"}');
+  });
+
+  it('an id in range after 5,000 leading zeros is that id', async () => {
+    const zeros = '0'.repeat(5_000);
+    const user = await app.inject(`/api/v1/data/transactions/${zeros}7`);
+    expect(user.statusCode).toBe(200);
+    expect(user.body).toBe((await app.inject('/api/v1/data/transactions/7')).body);
+    expect(user.json().length).toBeGreaterThan(0);
+    const code = await app.inject(`/api/v1/data/netAmount/${zeros}5411`);
+    expect(code.statusCode).toBe(200);
+    expect(code.body).toBe((await app.inject('/api/v1/data/netAmount/5411')).body);
+  });
+
   it.each([
     '/api/v1/data/transactions/%ZZ',
     '/api/v1/data/transactions/%00',
@@ -149,6 +189,101 @@ describe('with snapshots', () => {
     const answer = await app.inject(url);
     expect(answer.statusCode).toBeLessThan(500);
     expect(() => JSON.parse(answer.body)).not.toThrow();
+  });
+});
+
+/** light-my-request sends any method Node knows; its type names only the seven common ones. */
+function request(method: string, url: string): InjectOptions {
+  return { method, url } as InjectOptions;
+}
+
+// The old Flask service answered a method a route lacks with 405 and `Allow` (and OPTIONS with 200), not 404.
+describe('methods other than GET', () => {
+  const ROUTES = [
+    '/api/v1/data/transactions/7',
+    `/api/v1/data/transactions/${'9'.repeat(300)}`,
+    '/api/v1/data/netAmount/5411',
+    '/healthz',
+    '/readyz',
+    '/openapi.json',
+    '/docs',
+    '/docs/',
+    '/docs/json',
+    '/docs/static/index.html',
+  ];
+  const REFUSED = ['POST', 'PUT', 'PATCH', 'DELETE', 'TRACE', 'PROPFIND', 'MKCOL', 'LOCK', 'SEARCH'] as const;
+
+  const cases = ROUTES.map((url) => ({
+    url,
+    name: url.length > 48 ? `${url.slice(0, 40)}… (${url.length})` : url,
+  }));
+
+  it.each(cases)('$name answers other methods 405 with Allow and a v1 error body', async ({ url }) => {
+    for (const method of REFUSED) {
+      const answer = await app.inject(request(method, url));
+      expect(answer.statusCode, `${method} ${url}: ${answer.body}`).toBe(405);
+      expect(answer.headers.allow, method).toBe('GET, HEAD, OPTIONS');
+      expect(answer.headers['content-type'], method).toMatch(/^application\/json/);
+      expect(answer.json(), method).toEqual({ error: `method ${method} is not allowed on ${url}; use GET` });
+      expect(answer.headers['x-request-id'], method).toBeTruthy();
+    }
+  });
+
+  it.each(cases)('$name answers OPTIONS 200 with Allow and no body', async ({ url }) => {
+    const answer = await app.inject({ method: 'OPTIONS', url });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.headers.allow).toBe('GET, HEAD, OPTIONS');
+    expect(answer.body).toBe('');
+  });
+
+  it('answers 405 before reading a body: a form post, broken JSON, a huge body', async () => {
+    const url = '/api/v1/data/transactions/7';
+    const bodies = [
+      { 'content-type': 'application/x-www-form-urlencoded', payload: 'a=1' }, // what `curl -d` sends
+      { 'content-type': 'application/json', payload: '{not json' },
+      { 'content-type': 'text/plain', payload: 'x'.repeat(2 * 1024 * 1024) }, // beyond the 1 MiB body limit
+      { 'content-type': 'no/such;;type', payload: 'x' },
+    ];
+    for (const { payload, ...headers } of bodies) {
+      const answer = await app.inject({ method: 'POST', url, headers, payload });
+      expect(answer.statusCode, `${headers['content-type']}: ${answer.body}`).toBe(405);
+    }
+    const query = await app.inject(request('QUERY', url)); // Fastify wants a body type for QUERY
+    expect(query.statusCode, query.body).toBe(405);
+  });
+
+  it('still answers GET and HEAD as before', async () => {
+    expect((await app.inject('/api/v1/data/transactions/7')).statusCode).toBe(200);
+    const head = await app.inject({ method: 'HEAD', url: '/api/v1/data/netAmount/5411' });
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+  });
+
+  it.each([
+    '/nope',
+    '/api/v1/data/transactions/',
+    '/api/v1/data/netAmount/',
+    '/api/v1/data/transactions/7/extra',
+    '/api/v1/data/other/5',
+    '/api/v9/data/transactions/5',
+  ])('an unknown path (%s) stays 404 with every method', async (url) => {
+    for (const method of ['GET', 'HEAD', 'OPTIONS', ...REFUSED] as const) {
+      const answer = await app.inject(request(method, url));
+      expect(answer.statusCode, `${method} ${url}: ${answer.body}`).toBe(404);
+      if (method !== 'HEAD')
+        expect(answer.json(), method).toEqual({ error: `no route for ${method} ${url}` });
+    }
+  });
+
+  it('keeps the 405 routes out of the OpenAPI document', async () => {
+    const doc = (await app.inject('/openapi.json')).json() as { paths: Record<string, object> };
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/v1/data/netAmount/{merchantTypeCode}',
+      '/api/v1/data/transactions/{userId}',
+      '/healthz',
+      '/readyz',
+    ]);
+    for (const [path, item] of Object.entries(doc.paths)) expect(Object.keys(item), path).toEqual(['get']);
   });
 });
 
