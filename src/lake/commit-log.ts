@@ -73,7 +73,7 @@ function parseCommitLine(line: string): CommitRecord | null {
 }
 
 function logLocation(layout: LakeLayout): string {
-  return layout.relative(layout.commitLog);
+  return `the commit log ${layout.relative(layout.commitLog)}`;
 }
 
 /**

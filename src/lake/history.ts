@@ -7,6 +7,7 @@ import { inspectLake, type LakeProblem } from './lake-state.js';
 import type { LakeLayout } from './layout.js';
 import type { SnapshotManifest } from './manifest.js';
 import { describeManifestProblem, readManifest } from './snapshots.js';
+import { readVacuumed } from './vacuumed.js';
 import { withLakeWrite } from './writer.js';
 
 export interface SnapshotSummary {
@@ -32,8 +33,8 @@ export interface SnapshotHistory {
 }
 
 /**
- * Every committed snapshot whose manifest is still on disk (vacuum removes those of expired snapshots),
- * oldest first, marking the current one and those whose manifest is damaged.
+ * Every committed snapshot that vacuum has not removed, oldest first, marking the current one and those
+ * whose manifest is damaged or missing.
  */
 export async function listSnapshots(layout: LakeLayout): Promise<SnapshotHistory> {
   const state = await inspectLake(layout);
@@ -44,9 +45,10 @@ export async function listSnapshots(layout: LakeLayout): Promise<SnapshotHistory
     );
   }
   const snapshots: SnapshotSummary[] = [];
+  const vacuumed = await readVacuumed(layout);
   for (const record of state.committed.values()) {
+    if (vacuumed.has(record.id)) continue;
     const reading = await readManifest(layout, record.id);
-    if (reading.kind === 'missing' && record.id !== state.currentId) continue; // vacuumed
     const whole = reading.kind === 'ok' && reading.sha256 === record.manifest_sha256;
     const m = whole ? reading.manifest : null;
     snapshots.push({
@@ -105,10 +107,17 @@ export async function rollbackTo(
       );
     }
     const reading = await readManifest(layout, id);
-    if (reading.kind === 'missing') {
+    if ((await readVacuumed(layout)).has(id)) {
       throw new TxlakeError(
         'usage',
         `snapshot ${id} was removed by vacuum (it had expired); it cannot be restored`,
+      );
+    }
+    if (reading.kind === 'missing') {
+      throw new TxlakeError(
+        'lake',
+        `cannot roll back to snapshot ${id}: its manifest (${layout.relative(layout.manifestPath(id))}) is missing, ` +
+          'and vacuum did not remove it; restore it from a backup',
       );
     }
     if (reading.kind === 'damaged' || reading.sha256 !== record.manifest_sha256) {

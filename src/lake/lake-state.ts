@@ -56,6 +56,11 @@ export interface LakeState {
   committed: Map<number, CommitRecord>;
   /** The current snapshot when it committed after the log's last line (its writer stopped before logging it). */
   unlogged: CommitRecord | null;
+  /**
+   * With CURRENT lost or wrong: a snapshot newer than the log that builds on its last one, which may or may
+   * not have been committed (its writer stopped around the swap). Only the user can say (`repair --snapshot`).
+   */
+  uncertain: CommitRecord | null;
   /** There is no log: `committed` was read from CURRENT's parent chain, and a writer will log it. */
   fromChain: boolean;
   /** The current snapshot's id when the pointer can be trusted (also when its manifest is damaged). */
@@ -98,6 +103,7 @@ export async function inspectLake(layout: LakeLayout): Promise<LakeState> {
     manifestIds: [],
     committed: new Map(),
     unlogged: null,
+    uncertain: null,
     fromChain: false,
     currentId: null,
     current: null,
@@ -120,6 +126,7 @@ export async function inspectLake(layout: LakeLayout): Promise<LakeState> {
   }
   state.highestId = Math.max(0, ...state.manifestIds, state.log?.records.at(-1)?.id ?? 0);
   const currentReading = state.log ? await judgePointerWithLog(state) : await judgePointerWithoutLog(state);
+  if (state.log && state.problem?.kind === 'pointer') await judgeUncertainCommit(state);
   if (state.problem === null && state.currentId !== null) await judgeCurrentManifest(state, currentReading);
   return state;
 }
@@ -186,6 +193,32 @@ async function judgePointerWithLog(state: LakeState): Promise<ManifestReading | 
     message: `${CURRENT_FILE} of the lake ${layout.root} names snapshot ${named}, which was never committed (${logEnd}); ${repair}`,
   };
   return null;
+}
+
+/**
+ * A writer stopped between its CURRENT swap and its log append leaves a snapshot committed but not logged;
+ * one stopped just before the swap leaves the same manifest, never committed. While CURRENT is trusted it
+ * tells them apart; once CURRENT is lost or wrong nothing can, so the choice is the user's (`repair
+ * --snapshot`), never a guess that might lose a commit or revive an abandoned write.
+ */
+async function judgeUncertainCommit(state: LakeState): Promise<void> {
+  const last = state.log?.records.at(-1) ?? null;
+  for (const id of [...state.manifestIds].reverse()) {
+    if (id <= (last?.id ?? 0)) break;
+    const reading = await readManifest(state.layout, id);
+    if (reading.kind !== 'ok' || reading.manifest.parent !== (last?.id ?? null)) continue;
+    state.uncertain = commitRecordOf(reading.manifest, reading.sha256);
+    const command = repairCommand(state.layout);
+    state.problem = {
+      kind: 'pointer',
+      message:
+        `${state.problem?.message.replace(/; run `[^`]*`.*$/, '')}; and snapshot ${id}, built on snapshot ${last?.id ?? 'none'}, is ` +
+        'not in the commit log: its writer stopped either just after committing it or just before, and without ' +
+        `CURRENT which cannot be known; make the right one current with \`${command} --snapshot ${id}\` or ` +
+        `\`${command} --snapshot ${last?.id ?? id}\``,
+    };
+    return;
+  }
 }
 
 /**

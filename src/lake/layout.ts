@@ -41,6 +41,11 @@ export class LakeLayout {
     return path.join(this.metadataDir, 'commits.jsonl');
   }
 
+  /** The ids of committed snapshots that vacuum removed (vacuumed.ts). */
+  get vacuumedFile(): string {
+    return path.join(this.metadataDir, 'vacuumed.json');
+  }
+
   get lockFile(): string {
     return path.join(this.metadataDir, 'LOCK');
   }

@@ -85,7 +85,20 @@ async function recoverHistory(
   const logDamaged = state.problem?.kind === 'log';
 
   if (!logDamaged && fromLog.length > 0) {
-    const newest = state.unlogged?.id ?? (fromLog.at(-1) as CommitRecord).id;
+    const logged = (fromLog.at(-1) as CommitRecord).id;
+    if (state.uncertain) {
+      // CURRENT is lost and a snapshot may have committed without being logged: the user says which.
+      if (chosen === undefined)
+        throw new TxlakeError('lake', state.problem?.message ?? 'the lake is uncertain');
+      if (chosen === state.uncertain.id) {
+        await appendCommitRecord(layout, state.uncertain);
+        actions.push(`recorded snapshot ${chosen} in the commit log, as you chose it`);
+        return [...fromLog, state.uncertain];
+      }
+      if (chosen !== logged) throw notNeeded(logged, chosen);
+      return fromLog;
+    }
+    const newest = state.unlogged?.id ?? logged;
     if (chosen !== undefined && chosen !== newest) throw notNeeded(newest, chosen);
     if (state.unlogged) {
       await appendCommitRecord(layout, state.unlogged);

@@ -1,6 +1,6 @@
 // Vacuum: remove what no retained snapshot needs. Retained are the current snapshot and every snapshot
-// committed within the retention window (by the commit log's times); their files stay, and so they can still
-// be rolled back to. What goes: the manifests of expired snapshots, manifests that were never committed,
+// committed within the retention window (by the commit log's times) that no earlier vacuum removed
+// (vacuumed.ts); their files stay, and so they can still be rolled back to. What goes: the manifests of expired snapshots, manifests that were never committed,
 // files that no remaining manifest names, scratch space and temporary files.
 //
 // It removes only what it can prove unneeded: it refuses a lake whose pointer and history disagree (lake-
@@ -16,6 +16,7 @@ import { filesOf } from './integrity.js';
 import { inspectLake, lakeProblemError } from './lake-state.js';
 import { type LakeLayout, METADATA_DIR } from './layout.js';
 import { describeManifestProblem, readManifest } from './snapshots.js';
+import { readVacuumed, writeVacuumed } from './vacuumed.js';
 import { withLakeWrite } from './writer.js';
 
 export interface VacuumResult {
@@ -79,10 +80,13 @@ export async function vacuumHoldingLock(
 ): Promise<VacuumResult> {
   const state = await inspectLake(layout);
   if (state.problem) throw lakeProblemError(state);
+  // Snapshots an earlier vacuum removed stay removed, whatever this vacuum's retention.
+  const vacuumed = await readVacuumed(layout);
   const records = [...state.committed.values()];
+  const live = records.filter((r) => !vacuumed.has(r.id));
   const isRetained = (r: CommitRecord) => r.id === state.currentId || now - Date.parse(r.created) <= retainMs;
-  const retained = records.filter(isRetained);
-  const expired = records.filter((r) => !isRetained(r));
+  const retained = live.filter(isRetained);
+  const expired = live.filter((r) => !isRetained(r));
 
   const needed = new Set<string>();
   for (const record of retained) {
@@ -131,9 +135,11 @@ export async function vacuumHoldingLock(
     removedFiles: [],
     removedBytes: 0,
   };
-  // Manifests first: a vacuum stopped midway then leaves only files that no manifest names (the next vacuum
-  // removes them), never a manifest whose files are gone.
-  const doomed = [...expired.map((r) => r.id), ...neverCommitted].sort((a, b) => a - b);
+  // Recorded before anything is removed; then manifests, then files: a vacuum stopped midway leaves only
+  // files that no manifest names (the next vacuum removes them), never a manifest whose files are gone.
+  if (expired.length > 0) await writeVacuumed(layout, vacuumed.union(expired.map((r) => r.id)));
+  const unfinished = records.filter((r) => vacuumed.has(r.id)).map((r) => r.id);
+  const doomed = [...expired.map((r) => r.id), ...unfinished, ...neverCommitted].sort((a, b) => a - b);
   for (const id of doomed) {
     const file = layout.manifestPath(id);
     const size = await fs.stat(file).then(

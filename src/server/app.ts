@@ -11,7 +11,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
-import type { SnapshotView, TransactionStore } from '../backends/store.js';
+import { SnapshotUnavailable, type SnapshotView, type TransactionStore } from '../backends/store.js';
 import { AnswerCache } from './answer-cache.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
 import { openApiPlugin } from './plugins/openapi.js';
@@ -108,7 +108,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('snapshotView', (request: FastifyRequest, reply: FastifyReply) => {
     const view = options.store.current();
     if (view === null) {
-      reply.code(503).header('retry-after', '1').send({ error: 'no snapshot is loaded yet' });
+      // A lake that cannot be served is not "loading": say so (the reason is on /readyz and in the log).
+      const error = options.store.problem()
+        ? 'no snapshot can be served; see /readyz'
+        : 'no snapshot is loaded yet';
+      reply.code(503).header('retry-after', '1').send({ error });
       return null;
     }
     labelAnswer(reply, view);
@@ -128,6 +132,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof SnapshotUnavailable) {
+      // The served snapshot's files changed on disk: no answer rather than a wrong one (the log has why).
+      request.log.error({ problem: error.message }, 'answer refused: the served snapshot is damaged on disk');
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: 'the snapshot being served is damaged on disk; see /readyz' });
+    }
     const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');

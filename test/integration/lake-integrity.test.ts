@@ -325,7 +325,7 @@ describe('the commit log', () => {
     lines[0] = (lines[0] as string).replace('"rows":500', '"rows":501');
     await fs.writeFile(log, lines.join('\n'));
     expect(errorLine(await run(['ingest', extra, '--lake', lake], 1))).toBe(
-      `error: _txlake/commits.jsonl is damaged at line 1 (the lake ${lake}); run \`txlake repair --lake ${lake}\` ` +
+      `error: the commit log _txlake/commits.jsonl is damaged at line 1 (the lake ${lake}); run \`txlake repair --lake ${lake}\` ` +
         'to rewrite it from the snapshot manifests',
     );
     const repaired = await run(['repair', '--lake', lake], 0);

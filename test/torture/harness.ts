@@ -204,15 +204,15 @@ class Harness {
 
   private async oneStep(): Promise<void> {
     if (this.current === null) return this.ingestStep('append');
-    const killShare = this.options.killShare ?? 0.06;
+    const killShare = this.options.killShare ?? 0.1;
     const roll = this.random();
     if (roll < killShare) return this.killStep();
     if (this.hasDamage() && roll < killShare + 0.18) return this.fixStep();
     if (roll < killShare + 0.36) return this.damageStep();
     const write = this.random();
     if (write < 0.42) return this.ingestStep('append');
-    if (write < 0.46) return this.ingestStep('replace');
-    if (write < 0.5) return this.reingestStep();
+    if (write < 0.48) return this.ingestStep('replace');
+    if (write < 0.52) return this.reingestStep();
     if (write < 0.62) return this.deleteUserStep();
     if (write < 0.8) return this.rollbackStep();
     return this.vacuumStep(this.chance(0.5) ? 0 : 7 * 86_400_000);
@@ -223,8 +223,10 @@ class Harness {
 
   /** Why any write must be refused now (the lake cannot vouch for its current snapshot), or null. */
   private stateBlocker(allowDamagedCurrentManifest: boolean): RegExp | null {
+    const logDamaged = this.damage.log !== null && this.damage.log !== 'lost';
+    if (this.damage.pointer !== null && logDamaged) return /CURRENT|commit log/;
     if (this.damage.pointer !== null) return /CURRENT/;
-    if (this.damage.log !== null && this.damage.log !== 'lost') return /commit log/;
+    if (logDamaged) return /commit log/;
     const current = this.current as number;
     if (this.damage.manifests.has(current) && !allowDamagedCurrentManifest) {
       return /the current snapshot of the lake .* cannot be (read|trusted)/;
@@ -531,13 +533,8 @@ class Harness {
       }
     }
     if (command === 'vacuum') {
-      // Manifests go first: those still there (and all their files) remain until the next vacuum.
-      const left = await Promise.all(
-        [...this.retained].map(async (id) =>
-          (await readManifest(this.layout, id)).kind === 'missing' ? null : id,
-        ),
-      );
-      this.setRetained(left.filter((id): id is number => id !== null));
+      // It records what expires before it removes anything: stopped midway, those are gone all the same.
+      this.expireAllButCurrent();
       return;
     }
     const pointer = Number((await fs.readFile(this.layout.currentPointer, 'utf8')).trim());
@@ -720,9 +717,16 @@ class Harness {
     const d = this.damage;
     const bothLost = d.log === 'lost' && d.pointer !== null;
     this.note('repair', bothLost ? `--snapshot ${this.current}` : '');
-    const outcome = await this.attempt(() =>
+    let outcome = await this.attempt(() =>
       repairLake(this.layout, this.engine, bothLost ? { snapshot: this.current as number } : {}),
     );
+    if (!outcome.ok && /--snapshot/.test(outcome.error.message)) {
+      // Repair cannot know (a writer stopped around its commit, and CURRENT is gone): the operator does.
+      this.note('repair', `asked which snapshot is current; --snapshot ${this.current}`);
+      outcome = await this.attempt(() =>
+        repairLake(this.layout, this.engine, { snapshot: this.current as number }),
+      );
+    }
     if (!outcome.ok) throw new Violation(`repair failed: ${outcome.error.message}`);
     const result = outcome.value as { current: number | null; remaining: string | null };
     d.pointer = null;

@@ -8,6 +8,7 @@ import { assertHasCurrent, inspectLake } from '../../lake/lake-state.js';
 import { LakeLayout } from '../../lake/layout.js';
 import type { SnapshotManifest } from '../../lake/manifest.js';
 import { describeManifestProblem, readManifest } from '../../lake/snapshots.js';
+import { readVacuumed } from '../../lake/vacuumed.js';
 import { DEFAULTS, resolveLakeDir } from '../config.js';
 import { parseIntegerFlag } from '../flags.js';
 import { printNotice } from '../notices.js';
@@ -87,11 +88,12 @@ export function registerHistory(program: Command): void {
       if (flags.snapshot === undefined && !flags.all) assertHasCurrent(state);
       else if (!state.exists) assertHasCurrent(state);
       if (state.problem) process.stderr.write(`problem: ${state.problem.message}\n`);
+      const vacuumed = await readVacuumed(layout);
 
       const ids = flags.snapshot
         ? [parseSnapshotId('--snapshot', flags.snapshot)]
         : flags.all
-          ? [...state.committed.keys()].filter((id) => state.manifestIds.includes(id))
+          ? [...state.committed.keys()].filter((id) => !vacuumed.has(id))
           : [state.currentId as number];
       const damaged: Array<{ id: number; files: number }> = [];
       await withEngine(async (engine) => {
