@@ -16,3 +16,9 @@ export {
   type ServeBenchOptions,
   type ServeBenchResult,
 } from './serve.js';
+export {
+  formatVerifyReport,
+  runVerifyBench,
+  type VerifyBenchOptions,
+  type VerifyBenchResult,
+} from './verify.js';

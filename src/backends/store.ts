@@ -30,8 +30,10 @@ export interface LookupInfo {
   kind: 'memory' | 'parquet';
   /** Bytes the in-memory index takes (0 for Parquet lookups). */
   indexBytes: number;
-  /** Milliseconds the snapshot took to load (index included). */
+  /** Milliseconds the snapshot took to load (index and checksums included). */
   loadMs: number;
+  /** Of those, milliseconds spent checking its files' checksums (only files not verified before). */
+  verifyMs?: number;
   /** Why an in-memory index was wanted but not built (over its memory budget). */
   fallback?: string;
 }

@@ -4,6 +4,7 @@
 // signal on and waits for every worker to finish its in-flight requests.
 
 import cluster, { type Worker } from 'node:cluster';
+import net from 'node:net';
 import pino from 'pino';
 
 export interface ClusterOptions {
@@ -23,6 +24,20 @@ export function isClusterWorker(): boolean {
 /** In a worker: close the channel to the primary, the last thing keeping a stopped worker alive. */
 export function leaveCluster(): void {
   if (cluster.isWorker && process.connected) process.disconnect();
+}
+
+/**
+ * Fail now, with the error `listen` would give, when the address is taken: otherwise every worker would
+ * load the whole lake before finding out. (Another process may still take the port in between; the
+ * workers then fail as they would have.)
+ */
+export function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /** Run the primary until SIGTERM/SIGINT and every worker has exited; resolves to the exit code. */

@@ -62,6 +62,7 @@ export class LakeFollower {
           user_lookup: view.lookup.kind,
           index_bytes: view.lookup.indexBytes,
           load_ms: view.lookup.loadMs,
+          verify_ms: view.lookup.verifyMs,
         },
         'serving snapshot',
       );

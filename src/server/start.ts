@@ -24,6 +24,8 @@ export interface ServeOptions {
   userLookup?: UserLookupKind;
   indexMemoryBytes?: number;
   answerCacheBytes?: number;
+  /** Listen before the first snapshot is loaded (default); cluster workers load first. */
+  listenFirst?: boolean;
 }
 
 export interface RunningServer {
@@ -67,22 +69,33 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const writer = writerStatus();
   if (writer.reason) app.log.warn({ reason: writer.reason }, 'answers are written by the JavaScript writer');
 
-  // Listen before the first snapshot is loaded (it loads meanwhile): a taken port fails at once, and probes
-  // get /healthz 200 and /readyz 503 while a large snapshot loads.
-  let address: string;
-  try {
-    address = await app.listen({ host: options.host, port: options.port });
-  } catch (error) {
-    await store.close(); // stops the load under way
-    throw error;
-  }
   const follower = new LakeFollower(
     store,
     new LakeLayout(options.lake),
     app.log,
     options.pollIntervalMs ?? 1000,
   );
-  await follower.start();
+  const listen = async () => {
+    try {
+      return await app.listen({ host: options.host, port: options.port });
+    } catch (error) {
+      follower.stop();
+      await store.close(); // stops a load under way
+      throw error;
+    }
+  };
+  // A single server listens before its first snapshot is loaded (it loads meanwhile): a taken port fails at
+  // once, and probes get /healthz 200 and /readyz 503 while a large snapshot loads. A cluster worker loads
+  // first, as its primary hands connections to every listening worker, ready or not (the primary checks
+  // the port before it forks).
+  let address: string;
+  if (options.listenFirst ?? true) {
+    address = await listen();
+    await follower.start();
+  } else {
+    await follower.start();
+    address = await listen();
+  }
   if (store.current() === null && store.problem() === null) {
     // (A lake that cannot be served has been logged by the follower, with the reason.)
     app.log.warn(

@@ -3,7 +3,7 @@
 // and the report has the shape the docs describe.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import type { IngestBenchResult, ServeBenchResult } from '../../bench/index.js';
+import type { IngestBenchResult, ServeBenchResult, VerifyBenchResult } from '../../bench/index.js';
 import { assertBuilt, runTxlake, TempDirs } from '../helpers/txlake.js';
 
 const temp = new TempDirs();
@@ -21,6 +21,20 @@ describe('benchmarks (smoke runs)', () => {
     expect(result.txlake_seconds).toBeGreaterThan(0);
     expect(result.baseline_seconds).toBeGreaterThan(0);
     expect(result.ratio).toBeCloseTo(result.txlake_seconds / result.baseline_seconds, 2);
+  }, 70_000);
+
+  it('bench verify times the checksums against a read of the same bytes, at a first load and at a swap', async () => {
+    assertBuilt();
+    const run = await runTxlake(['bench', 'verify', '--rows', '3000', '--json', '--dir', temp.make()], {
+      timeoutMs: 60_000,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as VerifyBenchResult;
+    expect(result).toMatchObject({ bench: 'verify', rows: 3000, files: 3 });
+    expect(result.first_load.snapshot).toBe(1);
+    expect(result.swap.snapshot).toBe(2);
+    expect(result.first_load.verify_ms).toBeLessThanOrEqual(result.first_load.load_ms);
+    expect(result.swap.verify_ms).toBeLessThanOrEqual(result.swap.load_ms);
   }, 70_000);
 
   it('bench serve loads the floor, the naive baseline and txlake, and a swap under load', async () => {

@@ -199,7 +199,7 @@ describe('serve --workers 2', () => {
 });
 
 describe('serve --workers 2 on a port already in use', () => {
-  it('exits nonzero within 30 s, saying the address is in use and that a worker failed to start', async () => {
+  it('exits nonzero within 30 s, saying the address is in use, before starting any worker', async () => {
     const port = await freePort();
     const holder = net.createServer();
     await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
@@ -215,11 +215,8 @@ describe('serve --workers 2 on a port already in use', () => {
       expect(result.stderr, describeRun(args, result)).toMatch(
         new RegExp(`^error: .*EADDRINUSE.*127\\.0\\.0\\.1:${port}`, 'm'),
       );
-      const failure = result.stdout
-        .split('\n')
-        .filter((line) => line.includes('a worker failed to start'))
-        .map((line) => JSON.parse(line) as { level: number; role: string });
-      expect(failure[0], describeRun(args, result)).toMatchObject({ level: 50, role: 'primary' });
+      // The primary finds the port taken before it forks: no worker loads the lake for nothing.
+      expect(result.stdout, describeRun(args, result)).not.toContain('worker started');
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }

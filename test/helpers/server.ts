@@ -72,6 +72,8 @@ export interface ServeOptions {
   extraArgs?: readonly string[];
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** Resolve once /readyz answers 200 (default), or once it answers at all (a lake that cannot be served). */
+  until?: 'ready' | 'listening';
 }
 
 /** Start `txlake serve --lake lake` (or `start`) and resolve once GET /readyz answers 200. */
@@ -135,7 +137,7 @@ export async function startServer(lake: string, options: ServeOptions = {}): Pro
     }
     try {
       const response = await httpGet(port, '/readyz');
-      if (response.status === 200) return server;
+      if (response.status === 200 || options.until === 'listening') return server;
       last = `readyz ${response.status} ${response.body}`;
     } catch (error) {
       last = String(error);

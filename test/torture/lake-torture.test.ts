@@ -1,6 +1,7 @@
 // The lake torture test (harness.ts): seeded random writes, damage and kills, every invariant checked after
-// every step. `npm test` runs a few hundred steps; `npm run torture` thousands (TXLAKE_TORTURE_STEPS,
-// TXLAKE_TORTURE_SEED to replay a failure).
+// every step. `npm test` runs two seeds of 200 steps; `npm run torture` ten seeds of 1,000. Environment:
+// TXLAKE_TORTURE_STEPS, TXLAKE_TORTURE_SEEDS (how many), TXLAKE_TORTURE_FIRST_SEED, and
+// TXLAKE_TORTURE_SEED to replay one seed (the failure message says which, and how many steps).
 
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -9,10 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt } from '../helpers/txlake.js';
 import { runTorture } from './harness.js';
 
-const STEPS = Number(process.env.TXLAKE_TORTURE_STEPS ?? 150);
-const SEEDS = process.env.TXLAKE_TORTURE_SEED
-  ? [Number(process.env.TXLAKE_TORTURE_SEED)]
-  : Array.from({ length: Number(process.env.TXLAKE_TORTURE_SEEDS ?? 2) }, (_, i) => 20261202 + i);
+const env = process.env;
+const STEPS = Number(env.TXLAKE_TORTURE_STEPS ?? 200);
+const FIRST_SEED = Number(env.TXLAKE_TORTURE_FIRST_SEED ?? 20261202);
+const SEEDS = env.TXLAKE_TORTURE_SEED
+  ? [Number(env.TXLAKE_TORTURE_SEED)]
+  : Array.from({ length: Number(env.TXLAKE_TORTURE_SEEDS ?? 2) }, (_, i) => FIRST_SEED + i);
 
 let dir: string;
 beforeAll(async () => {

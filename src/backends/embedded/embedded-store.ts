@@ -86,7 +86,7 @@ class EmbeddedSnapshotView implements SnapshotView {
     private readonly index: UserIndex | null,
     /** What the files were verified against, for lookups that read them. */
     private readonly verified: VerifiedFiles,
-    loadMs: number,
+    cost: { loadMs: number; verifyMs: number },
     fallback: string | null,
   ) {
     this.id = manifest.id;
@@ -95,7 +95,7 @@ class EmbeddedSnapshotView implements SnapshotView {
     this.lookup = {
       kind: index ? 'memory' : 'parquet',
       indexBytes: index?.bytes ?? 0,
-      loadMs,
+      ...cost,
       ...(fallback ? { fallback } : {}),
     };
   }
@@ -230,7 +230,9 @@ export class EmbeddedStore implements TransactionStore {
       return false;
     }
     const manifest = found.manifest;
+    const verifyStarted = performance.now();
     const damaged = await this.verified.verify(manifest);
+    const verifyMs = Math.round(performance.now() - verifyStarted);
     if (damaged.length > 0)
       throw new TxlakeError('lake', `snapshot ${manifest.id} is not served: ${describeDamage(damaged)}`);
     this.closing.signal.throwIfAborted();
@@ -262,7 +264,7 @@ export class EmbeddedStore implements TransactionStore {
       daily,
       index,
       this.verified,
-      loadMs,
+      { loadMs, verifyMs },
       fallback,
     );
     this.verified.retainOnly([manifest]);

@@ -69,6 +69,34 @@ Examples:
     });
 
   bench
+    .command('verify')
+    .description(
+      "what checking a snapshot's files against their sha256 costs a server, at load and at a swap",
+    )
+    .option('--rows <n>', 'rows of generated data', String(DEFAULT_BENCH_ROWS))
+    .option('--seed <s>', 'seed of the generated data', String(DEFAULT_SEED))
+    .option('--dir <dir>', 'where to create the work directory (default: the system temporary directory)')
+    .option('--keep', 'keep the lake instead of removing it')
+    .option('--json', 'print the result as one JSON line instead of a table')
+    .addHelpText(
+      'after',
+      `
+Ingests a generated lake, then times, in the same run: reading every byte of its files (the floor of any
+check), their sha256 (what \`verify\` and writers do), and a real \`txlake serve\`: its first load (all files
+hashed) and the swap after a 10,000-row append (only the new files hashed), as its log reports them.
+
+Example:
+  npm run bench -- verify --rows 10000000`,
+    )
+    .action(async (flags: IngestBenchFlags) => {
+      const rows = parseIntegerFlag('--rows', flags.rows, 1, MAX_BENCH_ROWS);
+      const seed = parseIntegerFlag('--seed', flags.seed, 0, MAX_SEED);
+      const { runVerifyBench, formatVerifyReport } = await loadBenchmarks();
+      const result = await runVerifyBench({ rows, seed, dir: flags.dir, keep: flags.keep, log: stageLog() });
+      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatVerifyReport(result));
+    });
+
+  bench
     .command('serve')
     .description('load `txlake serve` on a generated lake and compare it with a bare node:http floor')
     .option('--rows <n>', 'rows of generated data', '1000000')

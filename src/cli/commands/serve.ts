@@ -82,16 +82,22 @@ export function registerServe(program: Command): void {
         ...(indexText === undefined ? {} : { indexMemoryBytes: parseByteSize('--index-memory', indexText) }),
         ...(cacheText === undefined ? {} : { answerCacheBytes: parseByteSize('--answer-cache', cacheText) }),
       };
-      const { isClusterWorker, leaveCluster, runClusterPrimary } = await import('../../server/cluster.js');
+      const { assertPortFree, isClusterWorker, leaveCluster, runClusterPrimary } = await import(
+        '../../server/cluster.js'
+      );
       if (!isClusterWorker()) {
-        if (workers > 1) process.exitCode = await runClusterPrimary({ workers, logLevel: flags.logLevel });
-        else await serveUntilSignalled(options);
+        if (workers > 1) {
+          await assertPortFree(options.host, options.port); // before N workers each load the lake
+          process.exitCode = await runClusterPrimary({ workers, logLevel: flags.logLevel });
+        } else {
+          await serveUntilSignalled(options);
+        }
         return;
       }
       // A worker's channel to the primary keeps it alive: once it has stopped serving (or failed to
       // start), it leaves the cluster so that it exits and the primary sees how.
       try {
-        await serveUntilSignalled(options);
+        await serveUntilSignalled({ ...options, listenFirst: false });
       } finally {
         leaveCluster();
       }
