@@ -59,7 +59,7 @@ export function registerStart(program: Command): void {
           `txlake is serving ${path.resolve(lake)} — try:`,
           `  curl ${base}/api/v1/data/transactions/${exampleUser}`,
           `  curl ${base}/api/v1/data/netAmount/5732`,
-          `  open ${base}/docs   (interactive API docs; OpenAPI at ${base}/openapi.json)`,
+          `  ${base}/docs in a browser: interactive API docs (OpenAPI at ${base}/openapi.json)`,
           'Stop with Ctrl-C.',
           '',
         ].join('\n'),
