@@ -58,9 +58,10 @@ export interface LakeState {
   unlogged: CommitRecord | null;
   /**
    * With CURRENT lost or wrong: a snapshot newer than the log that builds on its last one, which may or may
-   * not have been committed (its writer stopped around the swap). Only the user can say (`repair --snapshot`).
+   * not have been committed (its writer stopped around the swap), or one whose manifest is damaged, so that
+   * what it builds on cannot be read. Only the user can say (`repair --snapshot`).
    */
-  uncertain: CommitRecord | null;
+  uncertain: { id: number; record: CommitRecord | null } | null;
   /** There is no log: `committed` was read from CURRENT's parent chain, and a writer will log it. */
   fromChain: boolean;
   /** The current snapshot's id when the pointer can be trusted (also when its manifest is damaged). */
@@ -181,7 +182,12 @@ async function judgePointerWithLog(state: LakeState): Promise<ManifestReading | 
       state.currentId = named;
       return reading;
     }
-    const what = reading.kind === 'missing' ? 'which does not exist' : 'which was never committed';
+    const what =
+      reading.kind === 'missing'
+        ? 'which does not exist'
+        : reading.kind === 'damaged'
+          ? 'which the commit log does not list and whose manifest is damaged'
+          : 'which was never committed';
     state.problem = {
       kind: 'pointer',
       message: `${CURRENT_FILE} of the lake ${layout.root} names snapshot ${named}, ${what} (${logEnd}); ${repair}`,
@@ -203,22 +209,38 @@ async function judgePointerWithLog(state: LakeState): Promise<ManifestReading | 
  */
 async function judgeUncertainCommit(state: LakeState): Promise<void> {
   const last = state.log?.records.at(-1) ?? null;
+  const command = repairCommand(state.layout);
+  const before = state.problem?.message.replace(/; run `[^`]*`.*$/, '');
   for (const id of [...state.manifestIds].reverse()) {
     if (id <= (last?.id ?? 0)) break;
     const reading = await readManifest(state.layout, id);
-    if (reading.kind !== 'ok' || reading.manifest.parent !== (last?.id ?? null)) continue;
-    state.uncertain = commitRecordOf(reading.manifest, reading.sha256);
-    const command = repairCommand(state.layout);
+    if (reading.kind === 'ok' && reading.manifest.parent !== (last?.id ?? null)) continue;
+    const fallback = last ? `\`${command} --snapshot ${last.id}\`` : 'nothing';
+    if (reading.kind !== 'ok') {
+      state.uncertain = { id, record: null };
+      state.problem = {
+        kind: 'pointer',
+        message:
+          `${before}; and snapshot ${id}, newer than the commit log, has a damaged manifest, so whether it was ` +
+          `committed cannot be known: restore ${layout(state, id)} from a backup and run \`${command}\` again, or ` +
+          `make the log's last snapshot current with ${fallback}`,
+      };
+      return;
+    }
+    state.uncertain = { id, record: commitRecordOf(reading.manifest, reading.sha256) };
     state.problem = {
       kind: 'pointer',
       message:
-        `${state.problem?.message.replace(/; run `[^`]*`.*$/, '')}; and snapshot ${id}, built on snapshot ${last?.id ?? 'none'}, is ` +
-        'not in the commit log: its writer stopped either just after committing it or just before, and without ' +
-        `CURRENT which cannot be known; make the right one current with \`${command} --snapshot ${id}\` or ` +
-        `\`${command} --snapshot ${last?.id ?? id}\``,
+        `${before}; and snapshot ${id}, built on snapshot ${last?.id ?? 'none'}, is not in the commit log: its writer ` +
+        'stopped either just after committing it or just before, and without CURRENT which cannot be known; make the ' +
+        `right one current with \`${command} --snapshot ${id}\` or ${fallback}`,
     };
     return;
   }
+}
+
+function layout(state: LakeState, id: number): string {
+  return state.layout.relative(state.layout.manifestPath(id));
 }
 
 /**

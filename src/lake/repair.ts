@@ -91,9 +91,16 @@ async function recoverHistory(
       if (chosen === undefined)
         throw new TxlakeError('lake', state.problem?.message ?? 'the lake is uncertain');
       if (chosen === state.uncertain.id) {
-        await appendCommitRecord(layout, state.uncertain);
+        const record = state.uncertain.record;
+        if (record === null) {
+          throw new TxlakeError(
+            'lake',
+            `snapshot ${chosen} cannot be made current: ${describeManifestProblem(layout, chosen, await readManifest(layout, chosen))}; restore it from a backup first`,
+          );
+        }
+        await appendCommitRecord(layout, record);
         actions.push(`recorded snapshot ${chosen} in the commit log, as you chose it`);
-        return [...fromLog, state.uncertain];
+        return [...fromLog, record];
       }
       if (chosen !== logged) throw notNeeded(logged, chosen);
       return fromLog;

@@ -182,6 +182,56 @@ describe('a lost CURRENT (finding 2)', () => {
   });
 });
 
+describe('a lost CURRENT right after a writer was killed around its commit', () => {
+  it.each([
+    ['committed', 3],
+    ['manifest-written', 2],
+  ] as const)(
+    'killed at %s: nothing can tell whether snapshot 3 committed, so repair asks; --snapshot decides',
+    async (point, truth) => {
+      const lake = await copyOfBase(`uncertain-${point}`);
+      const killed = await runTxlake(['ingest', extra, '--lake', lake], {
+        env: { TXLAKE_FAULT_INJECTION: point },
+      });
+      expect(killed.signal).toBe('SIGKILL');
+      await fs.rm(path.join(lake, '_txlake', 'CURRENT'));
+      const choose = `\`txlake repair --lake ${lake} --snapshot 3\` or \`txlake repair --lake ${lake} --snapshot 2\``;
+      const refusal =
+        `error: the lake ${lake} has lost its pointer _txlake/CURRENT; its commit log says snapshot 2 is current; and ` +
+        'snapshot 3, built on snapshot 2, is not in the commit log: its writer stopped either just after committing it ' +
+        `or just before, and without CURRENT which cannot be known; make the right one current with ${choose}`;
+      expect(errorLine(await run(['ingest', extra, '--lake', lake], 1))).toBe(refusal);
+      expect(errorLine(await run(['repair', '--lake', lake], 1))).toBe(refusal);
+      // The operator knows (here: whether the killed ingest had reported its commit).
+      const chosen = await run(['repair', '--snapshot', String(truth), '--lake', lake], 0);
+      expect(chosen.stdout).toContain(`it names snapshot ${truth} again, the newest committed`);
+      expect(await snapshotJson(lake)).toMatchObject({ id: truth, rows: truth === 3 ? 2501 : 2500 });
+      await run(['vacuum', '--lake', lake], 0);
+      const manifests = await fs.readdir(path.join(lake, '_txlake', 'snapshots'));
+      expect(manifests.includes('00000003.json')).toBe(truth === 3); // an abandoned write goes, a commit stays
+    },
+  );
+
+  it("and its manifest damaged: repair asks for the manifest back, or for the log's last snapshot", async () => {
+    const lake = await copyOfBase('uncertain-damaged');
+    await runTxlake(['ingest', extra, '--lake', lake], { env: { TXLAKE_FAULT_INJECTION: 'committed' } });
+    const manifest = path.join(lake, '_txlake', 'snapshots', '00000003.json');
+    const pristine = await fs.readFile(manifest);
+    await fs.truncate(manifest, 100);
+    const refused = await run(['ingest', extra, '--lake', lake], 1);
+    expect(errorLine(refused)).toMatch(
+      /names snapshot 3, which the commit log does not list and whose manifest is damaged \(the commit log ends at snapshot 2\); and snapshot 3, newer than the commit log, has a damaged manifest, so whether it was committed cannot be known: restore _txlake\/snapshots\/00000003.json from a backup/,
+    );
+    expect(errorLine(await run(['repair', '--snapshot', '3', '--lake', lake], 1))).toMatch(
+      /^error: snapshot 3 cannot be made current: the manifest of snapshot 3 .* is damaged: it is not valid JSON; restore it from a backup first$/,
+    );
+    await fs.writeFile(manifest, pristine);
+    await run(['verify', '--lake', lake], 0); // committed, not yet logged: whole
+    await run(['ingest', extra, '--force', '--lake', lake], 0);
+    expect(await snapshotJson(lake)).toMatchObject({ id: 4, rows: 2502 });
+  });
+});
+
 describe('a damaged data file (finding 3)', () => {
   it('is never carried into a new snapshot: append and erasure refuse, naming the file; verify reports it', async () => {
     const lake = await copyOfBase('flipped');

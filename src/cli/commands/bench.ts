@@ -31,6 +31,16 @@ function stageLog(): ((line: string) => void) | undefined {
   return (line) => process.stderr.write(`${line}\n`);
 }
 
+/** The options every benchmark takes: its generated data, its work directory, its output. */
+function withDataOptions(command: Command, defaultRows: string, kept: string): Command {
+  return command
+    .option('--rows <n>', 'rows of generated data', defaultRows)
+    .option('--seed <s>', 'seed of the generated data', String(DEFAULT_SEED))
+    .option('--dir <dir>', 'where to create the work directory (default: the system temporary directory)')
+    .option('--keep', `keep ${kept} (otherwise removed at the end)`)
+    .option('--json', 'print the result as one JSON line instead of a table');
+}
+
 export function registerBench(program: Command): void {
   const bench = program
     .command('bench')
@@ -38,16 +48,15 @@ export function registerBench(program: Command): void {
       'run a benchmark of the project; it prints ratios against a baseline measured in the same run',
     );
 
-  bench
-    .command('ingest')
-    .description(
-      "time `txlake ingest` of a generated CSV against DuckDB's raw CSV→Parquet COPY of the same file",
-    )
-    .option('--rows <n>', 'rows of generated data', String(DEFAULT_BENCH_ROWS))
-    .option('--seed <s>', 'seed of the generated data', String(DEFAULT_SEED))
-    .option('--dir <dir>', 'where to create the work directory (default: the system temporary directory)')
-    .option('--keep', 'keep the CSV, the baseline Parquet files and the lake instead of removing them')
-    .option('--json', 'print the result as one JSON line instead of a table')
+  withDataOptions(
+    bench
+      .command('ingest')
+      .description(
+        "time `txlake ingest` of a generated CSV against DuckDB's raw CSV→Parquet COPY of the same file",
+      ),
+    String(DEFAULT_BENCH_ROWS),
+    'the CSV, the baseline Parquet files and the lake',
+  )
     .addHelpText(
       'after',
       `
@@ -68,16 +77,15 @@ Examples:
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatIngestReport(result));
     });
 
-  bench
-    .command('verify')
-    .description(
-      "what checking a snapshot's files against their sha256 costs a server, at load and at a swap",
-    )
-    .option('--rows <n>', 'rows of generated data', String(DEFAULT_BENCH_ROWS))
-    .option('--seed <s>', 'seed of the generated data', String(DEFAULT_SEED))
-    .option('--dir <dir>', 'where to create the work directory (default: the system temporary directory)')
-    .option('--keep', 'keep the lake instead of removing it')
-    .option('--json', 'print the result as one JSON line instead of a table')
+  withDataOptions(
+    bench
+      .command('verify')
+      .description(
+        "what checking a snapshot's files against their sha256 costs a server, at load and at a swap",
+      ),
+    String(DEFAULT_BENCH_ROWS),
+    'the lake',
+  )
     .addHelpText(
       'after',
       `
@@ -96,17 +104,16 @@ Example:
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatVerifyReport(result));
     });
 
-  bench
-    .command('serve')
-    .description('load `txlake serve` on a generated lake and compare it with a bare node:http floor')
-    .option('--rows <n>', 'rows of generated data', '1000000')
-    .option('--seed <s>', 'seed of the generated data', String(DEFAULT_SEED))
+  withDataOptions(
+    bench
+      .command('serve')
+      .description('load `txlake serve` on a generated lake and compare it with a bare node:http floor'),
+    '1000000',
+    'the lake',
+  )
     .option('--seconds <s>', 'seconds of load per run', '10')
     .option('--connections <n>', 'concurrent connections of the load generator', '32')
     .option('--servers <list>', 'servers to compare, of naive,txlake,workers', 'naive,txlake,workers')
-    .option('--dir <dir>', 'where to create the work directory (default: the system temporary directory)')
-    .option('--keep', 'keep the lake instead of removing it')
-    .option('--json', 'print the result as one JSON line instead of a table')
     .addHelpText(
       'after',
       `
