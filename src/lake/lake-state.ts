@@ -209,38 +209,56 @@ async function judgePointerWithLog(state: LakeState): Promise<ManifestReading | 
  */
 async function judgeUncertainCommit(state: LakeState): Promise<void> {
   const last = state.log?.records.at(-1) ?? null;
-  const command = repairCommand(state.layout);
-  const before = state.problem?.message.replace(/; run `[^`]*`.*$/, '');
-  for (const id of [...state.manifestIds].reverse()) {
-    if (id <= (last?.id ?? 0)) break;
-    const reading = await readManifest(state.layout, id);
-    if (reading.kind === 'ok' && reading.manifest.parent !== (last?.id ?? null)) continue;
-    const fallback = last ? `\`${command} --snapshot ${last.id}\`` : 'nothing';
-    if (reading.kind !== 'ok') {
-      state.uncertain = { id, record: null };
-      state.problem = {
-        kind: 'pointer',
-        message:
-          `${before}; and snapshot ${id}, newer than the commit log, has a damaged manifest, so whether it was ` +
-          `committed cannot be known: restore ${layout(state, id)} from a backup and run \`${command}\` again, or ` +
-          `make the log's last snapshot current with ${fallback}`,
-      };
-      return;
-    }
-    state.uncertain = { id, record: commitRecordOf(reading.manifest, reading.sha256) };
-    state.problem = {
-      kind: 'pointer',
-      message:
-        `${before}; and snapshot ${id}, built on snapshot ${last?.id ?? 'none'}, is not in the commit log: its writer ` +
-        'stopped either just after committing it or just before, and without CURRENT which cannot be known; make the ' +
-        `right one current with \`${command} --snapshot ${id}\` or ${fallback}`,
-    };
-    return;
-  }
+  const uncertain = await findUncertainCommit(state.layout, state.manifestIds, last?.id ?? null);
+  if (uncertain === null) return;
+  state.uncertain = uncertain;
+  const before = state.problem?.message.replace(/; run `[^`]*`.*$/, '') ?? '';
+  state.problem = {
+    kind: 'pointer',
+    message: `${before}; and ${describeUncertain(state.layout, uncertain, last?.id ?? null)}`,
+  };
 }
 
-function layout(state: LakeState, id: number): string {
-  return state.layout.relative(state.layout.manifestPath(id));
+/**
+ * The newest manifest above `lastId` (the last commit known for sure) that may have been committed after it:
+ * a whole one built on it, or a damaged one (what it was built on cannot be read). Null when there is none.
+ */
+export async function findUncertainCommit(
+  layout: LakeLayout,
+  manifestIds: readonly number[],
+  lastId: number | null,
+): Promise<{ id: number; record: CommitRecord | null } | null> {
+  for (const id of [...manifestIds].reverse()) {
+    if (id <= (lastId ?? 0)) break;
+    const reading = await readManifest(layout, id);
+    if (reading.kind !== 'ok') return { id, record: null };
+    if (reading.manifest.parent === lastId)
+      return { id, record: commitRecordOf(reading.manifest, reading.sha256) };
+  }
+  return null;
+}
+
+/** Why `uncertain` cannot be decided, and the two commands that decide it. */
+export function describeUncertain(
+  layout: LakeLayout,
+  uncertain: { id: number; record: CommitRecord | null },
+  lastId: number | null,
+): string {
+  const command = repairCommand(layout);
+  const fallback = lastId === null ? 'nothing' : `\`${command} --snapshot ${lastId}\``;
+  const { id } = uncertain;
+  if (uncertain.record === null) {
+    return (
+      `snapshot ${id}, newer than the last known commit, has a damaged manifest, so whether it was committed ` +
+      `cannot be known: restore ${layout.relative(layout.manifestPath(id))} from a backup and run \`${command}\` ` +
+      `again, or make the last known commit current with ${fallback}`
+    );
+  }
+  return (
+    `snapshot ${id}, built on snapshot ${lastId ?? 'none'}, is not in the commit log: its writer stopped either just ` +
+    'after committing it or just before, and without CURRENT which cannot be known; make the right one current ' +
+    `with \`${command} --snapshot ${id}\` or ${fallback}`
+  );
 }
 
 /**

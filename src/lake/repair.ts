@@ -9,7 +9,13 @@ import { appendCommitRecord, type CommitRecord, intactCommitLines, writeCommitLo
 import { writeFileAtomic } from './durable-files.js';
 import type { Engine } from './engine.js';
 import { describeDamage, type FileProblem, verifySnapshot } from './integrity.js';
-import { commitRecordOf, inspectLake, type LakeState } from './lake-state.js';
+import {
+  commitRecordOf,
+  describeUncertain,
+  findUncertainCommit,
+  inspectLake,
+  type LakeState,
+} from './lake-state.js';
 import type { LakeLayout } from './layout.js';
 import type { SnapshotManifest } from './manifest.js';
 import { describeManifestProblem, readManifest } from './snapshots.js';
@@ -128,7 +134,18 @@ async function recoverHistory(
   // the newer of the two is the last commit.
   const witnesses = [pointerUsable ? pointed : null, logDamaged ? (fromLog.at(-1)?.id ?? null) : null];
   const known = witnesses.filter((id): id is number => id !== null);
-  const start = chosen ?? (known.length > 0 ? Math.max(...known) : null);
+  const newestKnown = known.length > 0 ? Math.max(...known) : null;
+  if (chosen === undefined && !pointerUsable && newestKnown !== null) {
+    // Without a trusted CURRENT, a snapshot above the newest known commit may or may not have committed.
+    const uncertain = await findUncertainCommit(layout, state.manifestIds, newestKnown);
+    if (uncertain) {
+      throw new TxlakeError(
+        'lake',
+        `the lake ${layout.root} cannot be repaired without a choice: ${describeUncertain(layout, uncertain, newestKnown)}`,
+      );
+    }
+  }
+  const start = chosen ?? newestKnown;
   if (start === null) {
     if (state.manifestIds.length === 0) return null;
     throw new TxlakeError('lake', await undecidable(state));

@@ -220,7 +220,7 @@ describe('a lost CURRENT right after a writer was killed around its commit', () 
     await fs.truncate(manifest, 100);
     const refused = await run(['ingest', extra, '--lake', lake], 1);
     expect(errorLine(refused)).toMatch(
-      /names snapshot 3, which the commit log does not list and whose manifest is damaged \(the commit log ends at snapshot 2\); and snapshot 3, newer than the commit log, has a damaged manifest, so whether it was committed cannot be known: restore _txlake\/snapshots\/00000003.json from a backup/,
+      /names snapshot 3, which the commit log does not list and whose manifest is damaged \(the commit log ends at snapshot 2\); and snapshot 3, newer than the last known commit, has a damaged manifest, so whether it was committed cannot be known: restore _txlake\/snapshots\/00000003.json from a backup/,
     );
     expect(errorLine(await run(['repair', '--snapshot', '3', '--lake', lake], 1))).toMatch(
       /^error: snapshot 3 cannot be made current: the manifest of snapshot 3 .* is damaged: it is not valid JSON; restore it from a backup first$/,

@@ -697,6 +697,8 @@ class Harness {
     const choices: Array<() => Promise<void>> = [];
     for (const [file, bytes] of d.files) {
       choices.push(async () => {
+        // (A vacuum may have removed the directory a removed file was the last of.)
+        await fs.mkdir(path.dirname(this.layout.resolve(file)), { recursive: true });
         await fs.writeFile(this.layout.resolve(file), bytes);
         d.files.delete(file);
         this.note('restore', file);
