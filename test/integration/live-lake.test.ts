@@ -170,11 +170,13 @@ describe('several servers and a bad snapshot', () => {
         expect(s.stdout()).toContain(
           `"msg":"not serving the lake's current snapshot; still serving snapshot ${good}"`,
         );
-        expect(s.stdout()).toContain(`names snapshot ${good + 1}, which was never committed`);
+        expect(s.stdout()).toContain(
+          `names snapshot ${good + 1}, which the commit log does not list and whose manifest is damaged`,
+        );
         const ready = JSON.parse((await s.get('/readyz')).body);
         expect(ready).toMatchObject({ status: 'ready', snapshot: good });
         expect(ready.problem).toMatch(
-          /^_txlake\/CURRENT of the lake <lake> names snapshot [0-9]+, which was never committed/,
+          /^_txlake\/CURRENT of the lake <lake> names snapshot [0-9]+, which the commit log does not list and whose manifest is damaged/,
         );
       }
       await fs.writeFile(path.join(metadata, 'CURRENT'), `${good}\n`); // repaired by hand: back to the good one
