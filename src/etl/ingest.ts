@@ -111,6 +111,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   if (options.rejectsFile && options.files.length > 1) {
     throw new TxlakeError('usage', '--rejects names one file, so it can be used with one source only');
   }
+  if (options.rejectsFile) await assertRejectsTarget(options.rejectsFile, layout, options.files);
   // The lock comes first: the staging directory (where stdin is spooled) belongs to the lock's holder.
   return withLakeWrite(layout, `ingest ${options.files.join(' ')}`, { notice }, async (write) => {
     let engine: Engine | null = null;
@@ -230,6 +231,38 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       engine?.close();
     }
   });
+}
+
+/**
+ * `--rejects` is written before the commit: it must not name a file of the lake (it would overwrite a data
+ * file, a manifest or CURRENT) nor an input (the rows it is about).
+ */
+async function assertRejectsTarget(
+  file: string,
+  layout: LakeLayout,
+  inputs: readonly string[],
+): Promise<void> {
+  const real = async (name: string) => {
+    const absolute = path.resolve(name);
+    const parent = await fs.realpath(path.dirname(absolute)).catch(() => path.dirname(absolute));
+    return path.join(parent, path.basename(absolute));
+  };
+  const target = await real(file);
+  const root = await fs.realpath(layout.root).catch(() => layout.root);
+  const inRejects =
+    path.dirname(target) === (await real(layout.rejectsDir)) ||
+    path.dirname(target) === path.join(root, '_txlake', 'rejects');
+  if ((target === root || target.startsWith(`${root}${path.sep}`)) && !inRejects) {
+    throw new TxlakeError(
+      'usage',
+      `--rejects ${file} names a file inside the lake ${layout.root}; name one outside it`,
+    );
+  }
+  for (const input of inputs) {
+    if (input !== '-' && (await real(input)) === target) {
+      throw new TxlakeError('usage', `--rejects ${file} names the input file itself; name another file`);
+    }
+  }
 }
 
 interface StagedSource {

@@ -47,6 +47,12 @@ export async function commitSnapshot(
   }
   // Above every id ever used: the log's, and every manifest on disk (one never made current included).
   const id = Math.max(state.highestId, ...(await listManifestIds(layout))) + 1;
+  if (!Number.isSafeInteger(id + 1)) {
+    throw new TxlakeError(
+      'lake',
+      `the lake ${layout.root} has run out of snapshot ids (a manifest is named ${id - 1})`,
+    );
+  }
   const manifest: SnapshotManifest = {
     format: MANIFEST_FORMAT,
     id,

@@ -8,6 +8,8 @@
 // past the log whose manifest builds on the log's last, and that snapshot is committed (CURRENT's rename is
 // the commit). Any other disagreement is damage or a hand edit, and is refused until `txlake repair`.
 
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { TxlakeError } from '../domain/errors.js';
 import {
   type CommitLog,
@@ -55,7 +57,7 @@ export interface LakeState {
   /** Committed snapshots by id, oldest first (from the log, or from CURRENT's chain when there is no log). */
   committed: Map<number, CommitRecord>;
   /** The current snapshot when it committed after the log's last line (its writer stopped before logging it). */
-  unlogged: CommitRecord | null;
+  unlogged: CommitRecord[];
   /**
    * With CURRENT lost or wrong: a snapshot newer than the log that builds on its last one, which may or may
    * not have been committed (its writer stopped around the swap), or one whose manifest is damaged, so that
@@ -103,7 +105,7 @@ export async function inspectLake(layout: LakeLayout): Promise<LakeState> {
     log: null,
     manifestIds: [],
     committed: new Map(),
-    unlogged: null,
+    unlogged: [],
     uncertain: null,
     fromChain: false,
     currentId: null,
@@ -126,6 +128,20 @@ export async function inspectLake(layout: LakeLayout): Promise<LakeState> {
     return state;
   }
   state.highestId = Math.max(0, ...state.manifestIds, state.log?.records.at(-1)?.id ?? 0);
+  if (state.pointer.kind === 'missing' && state.log === null && state.manifestIds.length === 0) {
+    // No metadata at all: a new lake, unless data files are there (its _txlake/ lost, or another tool's).
+    const orphan = await firstDataFile(layout.root);
+    if (orphan !== null) {
+      state.problem = {
+        kind: 'pointer',
+        message:
+          `the lake ${layout.root} holds Parquet data files (${layout.relative(orphan)}, …) but no snapshots: its ` +
+          '_txlake/ metadata is missing. Restore _txlake/ from a backup; txlake will not start a new history over ' +
+          'files it cannot account for (move them elsewhere to start a new lake there)',
+      };
+    }
+    return state;
+  }
   const currentReading = state.log ? await judgePointerWithLog(state) : await judgePointerWithoutLog(state);
   if (state.log && state.problem?.kind === 'pointer') await judgeUncertainCommit(state);
   if (state.problem === null && state.currentId !== null) await judgeCurrentManifest(state, currentReading);
@@ -133,6 +149,23 @@ export async function inspectLake(layout: LakeLayout): Promise<LakeState> {
 }
 
 const CURRENT_FILE = '_txlake/CURRENT';
+
+/** A Parquet file in a partition directory (`name=value/…`) of the lake, or null. */
+async function firstDataFile(root: string): Promise<string | null> {
+  const search = async (directory: string, depth: number): Promise<string | null> => {
+    const entries = await fs.readdir(directory, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const full = path.join(directory, entry.name);
+      if (entry.isFile() && depth > 0 && entry.name.endsWith('.parquet')) return full;
+      if (entry.isDirectory() && entry.name.includes('=') && depth < 3) {
+        const found = await search(full, depth + 1);
+        if (found) return found;
+      }
+    }
+    return null;
+  };
+  return search(root, 0);
+}
 
 /** The pointer against the log; returns the current manifest's reading when it had to be read already. */
 async function judgePointerWithLog(state: LakeState): Promise<ManifestReading | null> {
@@ -175,10 +208,13 @@ async function judgePointerWithLog(state: LakeState): Promise<ManifestReading | 
   const logEnd = last ? `the commit log ends at snapshot ${last.id}` : 'the commit log is empty';
   if (named > (last?.id ?? 0)) {
     const reading = await readManifest(layout, named);
-    if (reading.kind === 'ok' && reading.manifest.parent === (last?.id ?? null)) {
-      // Committed by the CURRENT swap; its writer stopped before the log append (a writer logs it).
-      state.unlogged = commitRecordOf(reading.manifest, reading.sha256);
-      state.committed.set(named, state.unlogged);
+    const chain = await chainDownTo(state, reading, last?.id ?? null);
+    if (chain !== null) {
+      // Committed by the CURRENT swap; its writer stopped before the log append (a writer logs it). A longer
+      // chain down to the log's end (lines lost from the log) is committed too: each snapshot in it was
+      // current when the next was built on it.
+      state.unlogged = chain;
+      for (const record of chain) state.committed.set(record.id, record);
       state.currentId = named;
       return reading;
     }
@@ -259,6 +295,25 @@ export function describeUncertain(
     'after committing it or just before, and without CURRENT which cannot be known; make the right one current ' +
     `with \`${command} --snapshot ${id}\` or ${fallback}`
   );
+}
+
+/** The whole manifests from `top` down to the one built on `lastId`, oldest first; null if that chain breaks. */
+async function chainDownTo(
+  state: LakeState,
+  top: ManifestReading,
+  lastId: number | null,
+): Promise<CommitRecord[] | null> {
+  const chain: CommitRecord[] = [];
+  let reading = top;
+  while (reading.kind === 'ok') {
+    const { manifest } = reading;
+    chain.push(commitRecordOf(manifest, reading.sha256));
+    if (manifest.parent === lastId) return chain.reverse();
+    if (manifest.parent === null || manifest.parent <= (lastId ?? 0) || manifest.parent >= manifest.id)
+      return null;
+    reading = await readManifest(state.layout, manifest.parent);
+  }
+  return null;
 }
 
 /**
@@ -465,7 +520,8 @@ export async function readServableSnapshot(
         last?.id === pointer.id &&
         last.manifest_sha256 === reading.sha256;
       const pending = last !== 'absent' && pointer.id > (lastId ?? 0) && manifest.parent === lastId;
-      if (last === 'absent' || logged || pending) return { kind: 'snapshot', manifest };
+      // (A lake without a log goes through the full inspection: its chain must agree with the manifests.)
+      if (logged || pending) return { kind: 'snapshot', manifest };
     }
   }
   const state = await inspectLake(layout);

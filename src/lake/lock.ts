@@ -140,7 +140,10 @@ export async function acquireWriterLock(
         }
       };
       if (recoveredFrom) notice(describeRecoveredLock(recoveredFrom));
-      await sweepStaging(layout);
+      await sweepStaging(layout).catch(async (error: unknown) => {
+        await release();
+        throw error;
+      });
       return { holder, recoveredFrom, release };
     }
     const other = await readHolder(lockFile);
@@ -181,6 +184,7 @@ export async function acquireWriterLock(
 
 async function sweepStaging(layout: LakeLayout): Promise<void> {
   const staging = path.dirname(layout.stagingDir('x'));
+  await assertOwnDirectory(layout, staging);
   const names = await fs.readdir(staging).catch(() => [] as string[]);
   await Promise.all(names.map((name) => fs.rm(path.join(staging, name), { recursive: true, force: true })));
 }
@@ -202,6 +206,20 @@ function notWritable(layout: LakeLayout, error: unknown): unknown {
     `cannot write to the lake ${layout.root}: ${reason}; commands that change the lake need to write to ` +
       `${layout.metadataDir} (reading commands and serve do not)`,
     { cause: error },
+  );
+}
+
+/**
+ * txlake removes what it finds in its scratch directory: that must be a real directory of the lake's, never
+ * a link to elsewhere (whose files would be removed) or a file.
+ */
+export async function assertOwnDirectory(layout: LakeLayout, directory: string): Promise<void> {
+  const stat = await fs.lstat(directory).catch(() => null);
+  if (stat === null || stat.isDirectory()) return;
+  throw new TxlakeError(
+    'lake',
+    `${layout.relative(directory)} in the lake ${layout.root} is ${stat.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; ` +
+      'txlake removes what it finds there, so it will not follow it: remove it (txlake creates the directory it needs)',
   );
 }
 

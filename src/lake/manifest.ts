@@ -101,7 +101,11 @@ export function assertManifest(value: unknown, where: string): asserts value is 
     (PARTITION_SCHEMES as readonly string[]).includes(m.partition_by as string) &&
     Array.isArray(m.files) &&
     m.files.every(isDataFile) &&
+    // Data files live in partition directories, each once; the daily sums under _txlake/daily_sums/.
+    m.files.every((f) => !f.path.startsWith('_txlake/')) &&
+    new Set(m.files.map((f) => f.path)).size === m.files.length &&
     isDataFile(m.daily_sums) &&
+    m.daily_sums.path.startsWith('_txlake/daily_sums/') &&
     Array.isArray(m.sources) &&
     Number.isSafeInteger(m.rows) &&
     m.rows === m.files.reduce((sum, f) => sum + f.rows, 0);

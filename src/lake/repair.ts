@@ -19,7 +19,7 @@ import {
 import type { LakeLayout } from './layout.js';
 import type { SnapshotManifest } from './manifest.js';
 import { describeManifestProblem, readManifest } from './snapshots.js';
-import { withLakeWrite } from './writer.js';
+import { describeLogged, withLakeWrite } from './writer.js';
 
 export interface RepairResult {
   /** What was changed, one sentence each; empty when the lake needed nothing. */
@@ -111,14 +111,12 @@ async function recoverHistory(
       if (chosen !== logged) throw notNeeded(logged, chosen);
       return fromLog;
     }
-    const newest = state.unlogged?.id ?? logged;
+    const newest = state.unlogged.at(-1)?.id ?? logged;
     if (chosen !== undefined && chosen !== newest) throw notNeeded(newest, chosen);
-    if (state.unlogged) {
-      await appendCommitRecord(layout, state.unlogged);
-      actions.push(
-        `recorded snapshot ${state.unlogged.id} in the commit log (its writer stopped right after committing it)`,
-      );
-      return [...fromLog, state.unlogged];
+    if (state.unlogged.length > 0) {
+      for (const record of state.unlogged) await appendCommitRecord(layout, record);
+      actions.push(describeLogged(state.unlogged));
+      return [...fromLog, ...state.unlogged];
     }
     return fromLog;
   }
@@ -150,7 +148,13 @@ async function recoverHistory(
     if (state.manifestIds.length === 0) return null;
     throw new TxlakeError('lake', await undecidable(state));
   }
-  const records = await chainFrom(state, start, fromLog);
+  const records = await chainFrom(
+    state,
+    start,
+    fromLog,
+    logText === null ? new Map() : damagedLineClaims(logText),
+  );
+  if (chosen !== undefined) await assertNoCommitOutside(state, records);
   if (records.length === 0) {
     const reading = await readManifest(layout, start);
     throw new TxlakeError(
@@ -167,7 +171,50 @@ async function recoverHistory(
   return records;
 }
 
+/** What damaged log lines still say: the manifest sha256 each recorded, by id, where the line still parses. */
+function damagedLineClaims(text: string): Map<number, string> {
+  const claims = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    try {
+      const value = JSON.parse(line) as { id?: unknown; manifest_sha256?: unknown };
+      if (typeof value.id === 'number' && typeof value.manifest_sha256 === 'string') {
+        claims.set(value.id, value.manifest_sha256);
+      }
+    } catch {
+      // not even JSON: it says nothing
+    }
+  }
+  return claims;
+}
+
+/**
+ * A snapshot chosen by the user must not leave out a commit a manifest proves: one built on a snapshot
+ * newer than the chain's start that is not in it.
+ */
+async function assertNoCommitOutside(state: LakeState, chain: readonly CommitRecord[]): Promise<void> {
+  const inChain = new Set(chain.map((r) => r.id));
+  const oldest = Math.min(...inChain);
+  for (const id of state.manifestIds) {
+    if (inChain.has(id)) continue;
+    const reading = await readManifest(state.layout, id);
+    const parent = reading.kind === 'ok' ? reading.manifest.parent : null;
+    if (parent !== null && parent > oldest && !inChain.has(parent)) {
+      throw new TxlakeError(
+        'lake',
+        `snapshot ${parent} was committed (snapshot ${id} is built on it) but is not in the history of snapshot ` +
+          `${chain.at(-1)?.id}; choose a snapshot whose history includes it (\`txlake repair\` lists them)`,
+      );
+    }
+  }
+}
+
 function notNeeded(newest: number, chosen: number): TxlakeError {
+  if (chosen > newest) {
+    return new TxlakeError(
+      'usage',
+      `snapshot ${chosen} is newer than every committed snapshot (the newest is ${newest})`,
+    );
+  }
   return new TxlakeError(
     'usage',
     `the lake's history says snapshot ${newest} is current, so --snapshot is not needed; to go back to snapshot ` +
@@ -190,6 +237,7 @@ async function chainFrom(
   state: LakeState,
   start: number,
   fromLog: readonly CommitRecord[],
+  claims: ReadonlyMap<number, string>,
 ): Promise<CommitRecord[]> {
   const logged = new Map(fromLog.map((r) => [r.id, r]));
   const chain: CommitRecord[] = [];
@@ -203,6 +251,15 @@ async function chainFrom(
     }
     const reading = await readManifest(state.layout, id);
     if (reading.kind !== 'ok') break;
+    const claimed = claims.get(id);
+    if (claimed !== undefined && claimed !== reading.sha256) {
+      // Its log line is damaged, but still says which manifest was committed: not this one.
+      throw new TxlakeError(
+        'lake',
+        `the manifest of snapshot ${id} is not the one its (damaged) commit-log line records: it was changed; ` +
+          'restore it from a backup, then run `txlake repair` again',
+      );
+    }
     chain.push(commitRecordOf(reading.manifest, reading.sha256));
     id = reading.manifest.parent;
   }

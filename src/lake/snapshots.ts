@@ -49,7 +49,7 @@ export async function readPointer(layout: LakeLayout): Promise<PointerReading> {
     throw error;
   }
   const trimmed = text.trim();
-  const id = /^[0-9]{1,15}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  const id = /^[0-9]{1,16}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
   if (!Number.isSafeInteger(id) || id < 1) return { kind: 'invalid', text: trimmed.slice(0, 40) };
   return { kind: 'id', id };
 }
@@ -102,7 +102,8 @@ export async function listManifestIds(layout: LakeLayout): Promise<number[]> {
     throw error;
   }
   return names
-    .filter((name) => /^[0-9]{8,15}\.json$/.test(name))
+    .filter((name) => /^[0-9]{8,16}\.json$/.test(name))
     .map((name) => Number(name.slice(0, -5)))
+    .filter((id) => Number.isSafeInteger(id))
     .sort((a, b) => a - b);
 }

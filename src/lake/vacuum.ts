@@ -12,7 +12,7 @@ import path from 'node:path';
 import { TxlakeError } from '../domain/errors.js';
 import type { CommitRecord } from './commit-log.js';
 import { faultPoint } from './fault-points.js';
-import { filesOf } from './integrity.js';
+import { describeDamage, filesOf, findDamagedFiles } from './integrity.js';
 import { inspectLake, lakeProblemError } from './lake-state.js';
 import { type LakeLayout, METADATA_DIR } from './layout.js';
 import { describeManifestProblem, readManifest } from './snapshots.js';
@@ -80,8 +80,27 @@ export async function vacuumHoldingLock(
 ): Promise<VacuumResult> {
   const state = await inspectLake(layout);
   if (state.problem) throw lakeProblemError(state);
-  // Snapshots an earlier vacuum removed stay removed, whatever this vacuum's retention.
+  // Snapshots an earlier vacuum removed stay removed, whatever this vacuum's retention. It never removes
+  // the current one: a record saying so is damaged, and trusting it would remove the lake.
   const vacuumed = await readVacuumed(layout);
+  if (state.currentId !== null && vacuumed.has(state.currentId)) {
+    throw new TxlakeError(
+      'lake',
+      `${layout.relative(layout.vacuumedFile)} of the lake ${layout.root} names the current snapshot ${state.currentId} ` +
+        'as removed, which no vacuum does: it is damaged; nothing was removed. Restore it from a backup, or remove it ' +
+        '(every missing manifest then counts as damage, which is the safe side)',
+    );
+  }
+  // Nor while the current snapshot is damaged: the older snapshots it would remove may be the way out.
+  const damaged = state.current ? await findDamagedFiles(layout, state.current) : [];
+  if (damaged.length > 0) {
+    throw new TxlakeError(
+      'lake',
+      `the current snapshot ${state.currentId} of the lake ${layout.root} is damaged: ${describeDamage(damaged)}; ` +
+        'vacuum removes nothing while older snapshots may be the way out: restore the file from a backup, or make an ' +
+        'intact snapshot current with `txlake rollback ID` (`txlake repair` names one)',
+    );
+  }
   const records = [...state.committed.values()];
   const live = records.filter((r) => !vacuumed.has(r.id));
   const isRetained = (r: CommitRecord) => r.id === state.currentId || now - Date.parse(r.created) <= retainMs;
@@ -157,7 +176,12 @@ export async function vacuumHoldingLock(
   for (const file of candidates) {
     const relative = layout.relative(file);
     if (needed.has(relative)) continue;
-    const { size } = await fs.stat(file);
+    const { size, mtimeMs } = await fs.stat(file);
+    // A data file no manifest names goes only once it is older than the retention (as Delta Lake does): a
+    // recent one may belong to commits whose metadata a restore from an older backup lost.
+    const isData =
+      !relative.startsWith(`${METADATA_DIR}/`) || relative.startsWith(`${METADATA_DIR}/daily_sums/`);
+    if (isData && now - mtimeMs < retainMs) continue;
     await fs.rm(file, { force: true });
     result.removedFiles.push(relative);
     result.removedBytes += size;

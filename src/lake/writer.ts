@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import { TxlakeError } from '../domain/errors.js';
 import { commitSnapshot, type SnapshotDraft } from './commit.js';
-import { appendCommitRecord, writeCommitLog } from './commit-log.js';
+import { appendCommitRecord, type CommitRecord, writeCommitLog } from './commit-log.js';
 import { describeDamage, type FileProblem, filesOf, findDamagedFiles } from './integrity.js';
 import { assertHasCurrent, inspectLake, type LakeState, lakeProblemError } from './lake-state.js';
 import { type LakeLayout, newWriteId } from './layout.js';
@@ -98,11 +98,9 @@ export async function withLakeWrite<T>(
 async function bringLogUpToDate(state: LakeState, notice: (message: string) => void): Promise<LakeState> {
   const { layout } = state;
   if (state.problem) return state;
-  if (state.unlogged) {
-    await appendCommitRecord(layout, state.unlogged);
-    notice(
-      `recorded snapshot ${state.unlogged.id} in the commit log (its writer stopped right after committing it)`,
-    );
+  if (state.unlogged.length > 0) {
+    for (const record of state.unlogged) await appendCommitRecord(layout, record);
+    notice(describeLogged(state.unlogged));
   } else if (state.fromChain) {
     const records = [...state.committed.values()];
     await writeCommitLog(layout, records);
@@ -116,6 +114,14 @@ async function bringLogUpToDate(state: LakeState, notice: (message: string) => v
     return state;
   }
   return inspectLake(layout);
+}
+
+/** The note for snapshots committed but not logged, once they are. */
+export function describeLogged(records: readonly CommitRecord[]): string {
+  const ids = records.map((r) => r.id);
+  return records.length === 1
+    ? `recorded snapshot ${ids[0]} in the commit log (its writer stopped right after committing it)`
+    : `recorded snapshots ${ids.join(', ')} in the commit log (committed, but missing from it)`;
 }
 
 /**

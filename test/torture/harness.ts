@@ -440,7 +440,11 @@ class Harness {
     );
     const refusal =
       this.stateBlocker(false) ??
-      (damagedRetained.length > 0 ? /vacuum cannot tell which files the retained snapshot/ : null);
+      (!this.currentFilesIntact()
+        ? /the current snapshot [0-9]+ of the lake .* is damaged/
+        : damagedRetained.length > 0
+          ? /vacuum cannot tell which files the retained snapshot/
+          : null);
     if (refusal) return this.expectRefused('vacuum', refusal, request);
     const outcome = await this.attempt(request);
     if (!outcome.ok) throw new Violation(`vacuum was refused: ${outcome.error.message}`);

@@ -102,8 +102,12 @@ class EmbeddedSnapshotView implements SnapshotView {
 
   async transactionsOfUser(userId: bigint): Promise<TransactionColumns> {
     if (this.index) return this.index.lookup(userId);
-    // Parquet lookups read the files now: a file written to since it was verified is not read at all.
-    const changed = this.damage === null ? await this.verified.changedSinceVerified(this.manifest) : [];
+    // Parquet lookups read the files now: a file written to since it was verified is hashed again first
+    // (the same bytes in a new file are fine), and not read at all if it differs.
+    const changed =
+      this.damage === null && (await this.verified.changedSinceVerified(this.manifest)).length > 0
+        ? await this.verified.verify(this.manifest)
+        : [];
     if (changed.length > 0) {
       this.damage = `snapshot ${this.id}, being served, changed on disk after it was loaded: ${describeDamage(changed)}; user lookups are refused until it is verified again`;
     }
@@ -199,7 +203,8 @@ export class EmbeddedStore implements TransactionStore {
   problem(): string | null {
     const problem = this.refusal ?? this.view?.damage ?? null;
     // Said on /readyz too, which anyone may read: the lake's place on disk is the operator's business.
-    return problem?.replaceAll(this.layout.root, '<lake>') ?? null;
+    // One line (an engine error can span several), the lake's place on disk left out.
+    return problem?.split('\n')[0]?.replaceAll(this.layout.root, '<lake>') ?? null;
   }
 
   refresh(): Promise<boolean> {
@@ -223,9 +228,10 @@ export class EmbeddedStore implements TransactionStore {
    */
   private async load(): Promise<boolean> {
     const started = performance.now();
+    // The served snapshot's files are watched whatever becomes of the lake's newer ones.
+    await this.recheckServed();
     const found = await readServableSnapshot(this.layout, this.view?.id ?? null);
     if (found.kind !== 'snapshot') {
-      await this.recheckServed();
       this.refusal = null;
       return false;
     }
