@@ -12,7 +12,14 @@ export const DEFAULTS = {
 
 /** The lake directory: `--lake DIR`, else `TXLAKE_LAKE`, else `./lake`. */
 export function resolveLakeDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? env.TXLAKE_LAKE ?? DEFAULTS.lake;
+  const lake = flag ?? env.TXLAKE_LAKE ?? DEFAULTS.lake;
+  // An empty name would be the current directory: never a lake by accident.
+  if (lake.trim() === '')
+    throw new TxlakeError(
+      'usage',
+      `${flag === undefined ? 'TXLAKE_LAKE' : '--lake'} is empty; name the lake directory`,
+    );
+  return lake;
 }
 
 export function resolveHost(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {

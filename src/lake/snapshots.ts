@@ -50,7 +50,11 @@ export async function readPointer(layout: LakeLayout): Promise<PointerReading> {
   }
   const trimmed = text.trim();
   const id = /^[0-9]{1,16}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-  if (!Number.isSafeInteger(id) || id < 1) return { kind: 'invalid', text: trimmed.slice(0, 40) };
+  if (!Number.isSafeInteger(id) || id < 1) {
+    // Shown in a one-line message: line breaks and control characters are escaped, and it is cut short.
+    const shown = JSON.stringify(trimmed.slice(0, 40)).slice(1, -1);
+    return { kind: 'invalid', text: shown };
+  }
   return { kind: 'id', id };
 }
 

@@ -148,7 +148,7 @@ describe('vacuum killed while removing files', () => {
     expect((await runTxlake(['verify', '--lake', lake])).code).toBe(0);
     const finish = await runTxlake(['vacuum', '--retain', '0', '--lake', lake]);
     expect(finish.code, describeRun(['vacuum'], finish)).toBe(0);
-    expect(finish.stdout).toMatch(/kept 1 snapshots/);
+    expect(finish.stdout).toMatch(/kept 1 snapshot /);
     expect((await runTxlake(['verify', '--lake', lake])).code).toBe(0);
   });
 });

@@ -127,7 +127,7 @@ describe('vacuum', () => {
     await fs.writeFile(path.join(lake, '_txlake', 'staging', 'dead-writer', 'stdin.csv'), 'x');
     const before = await currentSnapshot();
     const output = await ok(['vacuum', '--retain', '0']);
-    expect(output).toMatch(/and 3 expired snapshots; kept 1 snapshots \(4\)/);
+    expect(output).toMatch(/and 3 expired snapshots; kept 1 snapshot \(4\)/);
     await expect(fs.access(orphan)).rejects.toThrow();
     await expect(fs.access(path.join(lake, '_txlake', 'staging', 'dead-writer'))).rejects.toThrow();
     expect(await currentSnapshot()).toEqual(before);

@@ -190,6 +190,17 @@ describe('writers', () => {
   });
 });
 
+describe('messages', () => {
+  it('stay one line for a CURRENT holding several lines, and refuse an empty --lake', async () => {
+    const lake = await copyOfBase('two-line-pointer');
+    await fs.writeFile(path.join(lake, '_txlake', 'CURRENT'), '3\n3\n');
+    const result = await run(['ingest', extra, '--lake', lake], 1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(errorLine(result)).toContain('does not hold a snapshot id (it holds "3\\n3")');
+    expect(errorLine(await run(['snapshots', '--lake', ''], 2))).toBe('error: --lake is empty; name the lake directory');
+  });
+});
+
 describe('repair', () => {
   it('does not bless a changed manifest whose log line is damaged too', async () => {
     const lake = await copyOfBase('edited-and-damaged');

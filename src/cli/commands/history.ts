@@ -145,7 +145,7 @@ export function registerHistory(program: Command): void {
       const mib = (result.removedBytes / 1048576).toFixed(1);
       process.stdout.write(
         `removed ${result.removedFiles.length} files (${mib} MiB) and ${result.removedSnapshots.length} expired ` +
-          `snapshots; kept ${result.retained.length} snapshots (${result.retained.join(', ') || 'none'})\n`,
+          `snapshots; kept ${result.retained.length} snapshot${result.retained.length === 1 ? '' : 's'} (${result.retained.join(', ') || 'none'})\n`,
       );
     });
 
