@@ -197,7 +197,9 @@ describe('messages', () => {
     const result = await run(['ingest', extra, '--lake', lake], 1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(errorLine(result)).toContain('does not hold a snapshot id (it holds "3\\n3")');
-    expect(errorLine(await run(['snapshots', '--lake', ''], 2))).toBe('error: --lake is empty; name the lake directory');
+    expect(errorLine(await run(['snapshots', '--lake', ''], 2))).toBe(
+      'error: --lake is empty; name the lake directory',
+    );
   });
 });
 
