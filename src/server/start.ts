@@ -8,6 +8,7 @@ import {
 } from '../backends/embedded/embedded-store.js';
 import type { TransactionStore } from '../backends/store.js';
 import { LakeLayout } from '../lake/layout.js';
+import { lakeRootExists } from '../lake/snapshots.js';
 import { writerStatus } from '../native/v1-writer.js';
 import { buildApp, DEFAULT_ANSWER_CACHE_BYTES } from './app.js';
 import { LakeFollower } from './lake-follower.js';
@@ -36,6 +37,7 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  await lakeRootExists(new LakeLayout(options.lake)); // a --lake that names a file is refused in words
   const store = await EmbeddedStore.open({
     lake: options.lake,
     ...(options.userLookup ? { userLookup: options.userLookup } : {}),

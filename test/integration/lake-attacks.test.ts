@@ -203,6 +203,19 @@ describe('messages', () => {
   });
 });
 
+describe('usage errors', () => {
+  it('serve on a --lake that is a file, and verify of a snapshot the lake does not hold, exit 2 in one line', async () => {
+    const file = path.join(dir, 'not-a-lake');
+    await fs.writeFile(file, 'x');
+    expect((await run(['serve', '--lake', file, '--port', '0'], 2)).stderr.trim()).toBe(
+      `error: the lake ${file} is not a directory; name a directory with --lake`,
+    );
+    expect((await run(['verify', '--snapshot', '99', '--lake', base], 2)).stderr.trim()).toBe(
+      `error: snapshot 99 is not in the lake ${base}: it does not exist (the newest snapshot is 3)`,
+    );
+  });
+});
+
 describe('repair', () => {
   it('does not bless a changed manifest whose log line is damaged too', async () => {
     const lake = await copyOfBase('edited-and-damaged');

@@ -100,11 +100,17 @@ export function registerHistory(program: Command): void {
         for (const id of ids) {
           const reading = await readManifest(layout, id);
           if (reading.kind !== 'ok') {
-            if (reading.kind === 'missing' && !state.manifestIds.includes(id) && flags.snapshot) {
-              throw new TxlakeError(
-                'lake',
-                `snapshot ${id} is not in the lake ${layout.root} (never committed, or vacuumed)`,
-              );
+            if (
+              reading.kind === 'missing' &&
+              flags.snapshot &&
+              (vacuumed.has(id) || !state.committed.has(id))
+            ) {
+              const why = vacuumed.has(id)
+                ? 'it was removed by vacuum'
+                : id > state.highestId
+                  ? `it does not exist (the newest snapshot is ${state.highestId})`
+                  : 'it was never committed';
+              throw new TxlakeError('usage', `snapshot ${id} is not in the lake ${layout.root}: ${why}`);
             }
             process.stderr.write(`problem: ${describeManifestProblem(layout, id, reading)}\n`);
             damaged.push({ id, files: 0 });
