@@ -21,7 +21,10 @@ import { withLakeWrite } from './writer.js';
 
 export interface VacuumResult {
   retained: number[];
+  /** Manifests of expired snapshots. */
   removedSnapshots: number[];
+  /** Manifests of writes that were never committed (a writer stopped before its swap). */
+  removedUncommitted: number[];
   removedFiles: string[];
   removedBytes: number;
 }
@@ -151,6 +154,7 @@ export async function vacuumHoldingLock(
   const result: VacuumResult = {
     retained: retained.map((r) => r.id),
     removedSnapshots: [],
+    removedUncommitted: [],
     removedFiles: [],
     removedBytes: 0,
   };
@@ -167,7 +171,7 @@ export async function vacuumHoldingLock(
     );
     if (size === null) continue; // vacuumed before
     await fs.rm(file, { force: true });
-    result.removedSnapshots.push(id);
+    (neverCommitted.includes(id) ? result.removedUncommitted : result.removedSnapshots).push(id);
     result.removedBytes += size;
     faultPoint('vacuum-removing');
   }

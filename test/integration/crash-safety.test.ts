@@ -102,6 +102,9 @@ describe('the manifest of a writer killed before the swap', () => {
     );
     const vacuum = await runTxlake(['vacuum', '--lake', lake]);
     expect(vacuum.code, describeRun(['vacuum'], vacuum)).toBe(0);
+    expect(vacuum.stdout).toMatch(
+      /and 0 expired snapshots and 1 manifest of writes never committed; kept 1 snapshot /,
+    );
     await expect(fs.access(orphan)).rejects.toThrow();
   });
 });

@@ -149,9 +149,14 @@ export function registerHistory(program: Command): void {
       const retainMs = parseRetention(flags.retain);
       const result = await vacuum(new LakeLayout(resolveLakeDir(flags.lake)), retainMs, printNotice);
       const mib = (result.removedBytes / 1048576).toFixed(1);
+      const uncommitted = result.removedUncommitted.length;
+      const abandoned =
+        uncommitted === 0
+          ? ''
+          : ` and ${uncommitted} manifest${uncommitted === 1 ? '' : 's'} of writes never committed`;
       process.stdout.write(
         `removed ${result.removedFiles.length} files (${mib} MiB) and ${result.removedSnapshots.length} expired ` +
-          `snapshots; kept ${result.retained.length} snapshot${result.retained.length === 1 ? '' : 's'} (${result.retained.join(', ') || 'none'})\n`,
+          `snapshots${abandoned}; kept ${result.retained.length} snapshot${result.retained.length === 1 ? '' : 's'} (${result.retained.join(', ') || 'none'})\n`,
       );
     });
 
