@@ -24,19 +24,20 @@ export interface CommitRecord {
 }
 
 export interface CommitLog {
+  /** Every whole line's record, oldest first (a last line cut short by a crash is not one). */
   records: CommitRecord[];
-  /** Bytes holding whole lines; a line cut short by a writer killed mid-append lies beyond them. */
-  wholeBytes: number;
-  /** The log ends in a cut line (ignored: its snapshot is recorded again from CURRENT, see lake-state.ts). */
-  torn: boolean;
+}
+
+export function sha256Of(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** A line's own check: the first 16 hex digits of the sha256 of the line without it. */
 function lineCheck(body: string): string {
-  return createHash('sha256').update(body).digest('hex').slice(0, 16);
+  return sha256Of(body).slice(0, 16);
 }
 
-export function formatCommitLine(record: CommitRecord): string {
+function formatCommitLine(record: CommitRecord): string {
   const body = JSON.stringify({
     id: record.id,
     parent: record.parent,
@@ -78,15 +79,16 @@ function logLocation(layout: LakeLayout): string {
 
 /**
  * Parse the whole log. A damaged line, or records out of order (each commit builds on the one before),
- * is an error naming the line; a cut last line is not (see `torn`).
+ * is an error naming the line; a cut last line is ignored (its snapshot, if committed, is the one CURRENT
+ * names, and is logged again from its manifest: lake-state.ts).
  */
-export function parseCommitLog(text: string, where = 'the commit log'): CommitLog {
+function parseCommitLog(text: string, where: string): CommitLog {
   const records: CommitRecord[] = [];
   let offset = 0;
   let lineNumber = 0;
   while (offset < text.length) {
     const end = text.indexOf('\n', offset);
-    if (end < 0) return { records, wholeBytes: Buffer.byteLength(text.slice(0, offset)), torn: true };
+    if (end < 0) break;
     lineNumber++;
     const record = parseCommitLine(text.slice(offset, end));
     const previous = records.at(-1);
@@ -99,7 +101,7 @@ export function parseCommitLog(text: string, where = 'the commit log'): CommitLo
     records.push(record);
     offset = end + 1;
   }
-  return { records, wholeBytes: Buffer.byteLength(text), torn: false };
+  return { records };
 }
 
 /** Every line of a log text that passes its own check, in order; damaged lines are left out (repair). */
@@ -132,6 +134,21 @@ export async function readCommitLog(layout: LakeLayout): Promise<CommitLog | nul
 /** How much of the log's end `readLastCommit` reads: many records, as each line is under 400 bytes. */
 const TAIL_BYTES = 16 * 1024;
 
+/** The last TAIL_BYTES of the open log, and where they start. */
+async function readTail(handle: fs.FileHandle): Promise<{ tail: Buffer; start: number }> {
+  const { size } = await handle.stat();
+  const start = Math.max(0, size - TAIL_BYTES);
+  const tail = Buffer.alloc(size - start);
+  await handle.read(tail, 0, tail.length, start);
+  return { tail, start };
+}
+
+function tooLongLine(layout: LakeLayout): CommitLogDamaged {
+  return new CommitLogDamaged(
+    `${logLocation(layout)} is damaged near its end (a line longer than ${TAIL_BYTES} bytes)`,
+  );
+}
+
 /**
  * The newest record without reading the whole log (a server checks it every second, and the log grows by
  * a line a commit): `absent` when there is no log, null when it holds no whole line yet.
@@ -145,19 +162,12 @@ export async function readLastCommit(layout: LakeLayout): Promise<CommitRecord |
     throw error;
   }
   try {
-    const { size } = await handle.stat();
-    const start = Math.max(0, size - TAIL_BYTES);
-    const buffer = Buffer.alloc(size - start);
-    await handle.read(buffer, 0, buffer.length, start);
-    const text = buffer.toString('utf8');
+    const { tail, start } = await readTail(handle);
+    const text = tail.toString('utf8');
     const lastNewline = text.lastIndexOf('\n');
     if (lastNewline < 0) return null;
     const lineStart = text.lastIndexOf('\n', lastNewline - 1) + 1;
-    if (lineStart === 0 && start > 0) {
-      throw new CommitLogDamaged(
-        `${logLocation(layout)} is damaged near its end (a line longer than ${TAIL_BYTES} bytes)`,
-      );
-    }
+    if (lineStart === 0 && start > 0) throw tooLongLine(layout);
     const record = parseCommitLine(text.slice(lineStart, lastNewline));
     if (record === null) throw new CommitLogDamaged(`${logLocation(layout)} is damaged at its last line`);
     return record;
@@ -178,20 +188,11 @@ export async function appendCommitRecord(layout: LakeLayout, record: CommitRecor
   );
   const handle = await fs.open(layout.commitLog, 'a+');
   try {
-    const { size } = await handle.stat();
-    if (size > 0) {
-      const start = Math.max(0, size - TAIL_BYTES);
-      const tail = Buffer.alloc(size - start);
-      await handle.read(tail, 0, tail.length, start);
-      if (tail[tail.length - 1] !== 0x0a) {
-        const lastNewline = tail.lastIndexOf(0x0a);
-        if (lastNewline < 0 && start > 0) {
-          throw new CommitLogDamaged(
-            `${logLocation(layout)} is damaged near its end (a line longer than ${TAIL_BYTES} bytes)`,
-          );
-        }
-        await handle.truncate(start + lastNewline + 1);
-      }
+    const { tail, start } = await readTail(handle);
+    if (tail.length > 0 && tail[tail.length - 1] !== 0x0a) {
+      const lastNewline = tail.lastIndexOf(0x0a);
+      if (lastNewline < 0 && start > 0) throw tooLongLine(layout);
+      await handle.truncate(start + lastNewline + 1);
     }
     await handle.appendFile(formatCommitLine(record));
     await handle.sync();
@@ -204,8 +205,4 @@ export async function appendCommitRecord(layout: LakeLayout, record: CommitRecor
 /** Replace the whole log (repair, or a lake given its first log), atomically. */
 export async function writeCommitLog(layout: LakeLayout, records: readonly CommitRecord[]): Promise<void> {
   await writeFileAtomic(layout.commitLog, records.map(formatCommitLine).join(''));
-}
-
-export function sha256Of(bytes: Buffer | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }

@@ -374,30 +374,42 @@ async function judgePointerWithoutLog(state: LakeState): Promise<ManifestReading
 }
 
 /**
- * Without a log, CURRENT's chain is the history only if no manifest contradicts it: a manifest built on a
- * snapshot newer than the chain's start that is not in the chain proves a commit CURRENT does not reach
- * (CURRENT was moved back by hand, or replaced): refused, as guessing would lose that history.
+ * Without a log, CURRENT's chain is the history only if no manifest contradicts it (`commitOutside`):
+ * otherwise CURRENT was moved back by hand, or replaced, and guessing would lose that history.
  */
 async function judgeChainAgainstManifests(state: LakeState): Promise<void> {
-  const oldest = Math.min(...state.committed.keys());
-  for (const id of state.manifestIds) {
-    if (state.committed.has(id)) continue;
-    const reading = await readManifest(state.layout, id);
+  const outside = await commitOutside(state.layout, state.manifestIds, new Set(state.committed.keys()));
+  if (outside === null) return;
+  state.problem = {
+    kind: 'pointer',
+    message:
+      `${CURRENT_FILE} of the lake ${state.layout.root} names snapshot ${state.currentId}, but snapshot ${outside.proven} ` +
+      `was committed and is not in its history, and there is no commit log to say which is current; ` +
+      `\`${repairCommand(state.layout)}\` lists the candidates and \`--snapshot ID\` makes one current`,
+  };
+}
+
+/**
+ * A commit that `history` (ids, the chain of one snapshot) leaves out though a manifest proves it: snapshot
+ * `proven`, newer than the history's oldest, on which manifest `by` is built (or which it restores). A
+ * snapshot is only ever built on while it is current, so `proven` was committed. Null when none.
+ */
+export async function commitOutside(
+  layout: LakeLayout,
+  manifestIds: readonly number[],
+  history: ReadonlySet<number>,
+): Promise<{ proven: number; by: number } | null> {
+  const oldest = Math.min(...history);
+  for (const id of manifestIds) {
+    if (history.has(id)) continue;
+    const reading = await readManifest(layout, id);
     if (reading.kind !== 'ok') continue;
-    const proven = [reading.manifest.parent, reading.manifest.restores ?? null].filter(
-      (p): p is number => p !== null && p > oldest && !state.committed.has(p),
+    const proven = [reading.manifest.parent, reading.manifest.restores ?? null].find(
+      (p): p is number => p !== null && p > oldest && !history.has(p),
     );
-    if (proven.length > 0) {
-      state.problem = {
-        kind: 'pointer',
-        message:
-          `${CURRENT_FILE} of the lake ${state.layout.root} names snapshot ${state.currentId}, but snapshot ${proven[0]} ` +
-          `was committed and is not in its history, and there is no commit log to say which is current; ` +
-          `\`${repairCommand(state.layout)}\` lists the candidates and \`--snapshot ID\` makes one current`,
-      };
-      return;
-    }
+    if (proven !== undefined) return { proven, by: id };
   }
+  return null;
 }
 
 async function judgeCurrentManifest(state: LakeState, known: ManifestReading | null): Promise<void> {
@@ -470,22 +482,20 @@ export function assertHasCurrent(
 }
 
 /**
- * The committed snapshots a rollback may restore or a vacuum must keep, newest first, each with its
- * manifest when it is still on disk and whole (the one committed).
+ * The newest committed snapshot other than the current one whose manifest is whole and the one committed,
+ * and that `accept` takes (a way out to name beside a damaged current snapshot); null when none is.
  */
-export async function committedManifests(
+export async function newestOtherSnapshot(
   state: LakeState,
-): Promise<Array<{ record: CommitRecord; reading: ManifestReading; matches: boolean }>> {
-  const out: Array<{ record: CommitRecord; reading: ManifestReading; matches: boolean }> = [];
+  accept: (manifest: SnapshotManifest) => boolean | Promise<boolean>,
+): Promise<number | null> {
   for (const record of [...state.committed.values()].reverse()) {
+    if (record.id === state.currentId) continue;
     const reading = await readManifest(state.layout, record.id);
-    out.push({
-      record,
-      reading,
-      matches: reading.kind === 'ok' && reading.sha256 === record.manifest_sha256,
-    });
+    if (reading.kind !== 'ok' || reading.sha256 !== record.manifest_sha256) continue;
+    if (await accept(reading.manifest)) return record.id;
   }
-  return out;
+  return null;
 }
 
 export type ServableSnapshot =

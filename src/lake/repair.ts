@@ -8,13 +8,15 @@ import { TxlakeError } from '../domain/errors.js';
 import { appendCommitRecord, type CommitRecord, intactCommitLines, writeCommitLog } from './commit-log.js';
 import { writeFileAtomic } from './durable-files.js';
 import type { Engine } from './engine.js';
-import { describeDamage, type FileProblem, verifySnapshot } from './integrity.js';
+import { describeDamage, type FileProblem, filesOf, verifySnapshot } from './integrity.js';
 import {
+  commitOutside,
   commitRecordOf,
   describeUncertain,
   findUncertainCommit,
   inspectLake,
   type LakeState,
+  newestOtherSnapshot,
 } from './lake-state.js';
 import type { LakeLayout } from './layout.js';
 import type { SnapshotManifest } from './manifest.js';
@@ -187,25 +189,15 @@ function damagedLineClaims(text: string): Map<number, string> {
   return claims;
 }
 
-/**
- * A snapshot chosen by the user must not leave out a commit a manifest proves: one built on a snapshot
- * newer than the chain's start that is not in it.
- */
+/** A snapshot chosen by the user must not leave out a commit a manifest proves (lake-state.ts). */
 async function assertNoCommitOutside(state: LakeState, chain: readonly CommitRecord[]): Promise<void> {
-  const inChain = new Set(chain.map((r) => r.id));
-  const oldest = Math.min(...inChain);
-  for (const id of state.manifestIds) {
-    if (inChain.has(id)) continue;
-    const reading = await readManifest(state.layout, id);
-    const parent = reading.kind === 'ok' ? reading.manifest.parent : null;
-    if (parent !== null && parent > oldest && !inChain.has(parent)) {
-      throw new TxlakeError(
-        'lake',
-        `snapshot ${parent} was committed (snapshot ${id} is built on it) but is not in the history of snapshot ` +
-          `${chain.at(-1)?.id}; choose a snapshot whose history includes it (\`txlake repair\` lists them)`,
-      );
-    }
-  }
+  const outside = await commitOutside(state.layout, state.manifestIds, new Set(chain.map((r) => r.id)));
+  if (outside === null) return;
+  throw new TxlakeError(
+    'lake',
+    `snapshot ${outside.proven} was committed (snapshot ${outside.by} is built on it) but is not in the history of ` +
+      `snapshot ${chain.at(-1)?.id}; choose a snapshot whose history includes it (\`txlake repair\` lists them)`,
+  );
 }
 
 function notNeeded(newest: number, chosen: number): TxlakeError {
@@ -288,17 +280,16 @@ async function intactHint(
   engine: Engine,
   damaged: readonly FileProblem[] = [],
 ): Promise<string> {
-  const known = new Map(damaged.map((p) => [p.path, p.problem]));
-  for (const record of [...state.committed.values()].reverse()) {
-    if (record.id === state.currentId) continue;
-    const reading = await readManifest(state.layout, record.id);
-    if (reading.kind !== 'ok' || reading.sha256 !== record.manifest_sha256) continue;
-    const manifest = reading.manifest;
-    if ([...manifest.files, manifest.daily_sums].some((f) => known.has(f.path))) continue;
-    if ((await verifySnapshot(state.layout, manifest, engine)).length > 0) continue;
-    return `, or make snapshot ${record.id} current again with \`txlake rollback ${record.id}\` (it is intact; newer rows are kept in history)`;
-  }
-  return '; no other retained snapshot is intact';
+  const known = new Set(damaged.map((p) => p.path));
+  const intact = await newestOtherSnapshot(
+    state,
+    async (m) =>
+      !filesOf(m).some((f) => known.has(f.path)) &&
+      (await verifySnapshot(state.layout, m, engine)).length === 0,
+  );
+  return intact === null
+    ? '; no other retained snapshot is intact'
+    : `, or make snapshot ${intact} current again with \`txlake rollback ${intact}\` (it is intact; newer rows are kept in history)`;
 }
 
 /** The refusal when neither a log nor CURRENT says which snapshot is current: the whole manifests, newest first. */

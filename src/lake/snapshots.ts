@@ -30,10 +30,6 @@ export async function lakeRootExists(layout: LakeLayout): Promise<boolean> {
   }
 }
 
-export async function assertLakeRoot(layout: LakeLayout): Promise<void> {
-  await lakeRootExists(layout);
-}
-
 /** What `_txlake/CURRENT` holds: a snapshot id, nothing (no file), or text that is not an id. */
 export type PointerReading =
   | { kind: 'id'; id: number }

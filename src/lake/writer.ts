@@ -9,11 +9,17 @@ import { TxlakeError } from '../domain/errors.js';
 import { commitSnapshot, type SnapshotDraft } from './commit.js';
 import { appendCommitRecord, type CommitRecord, writeCommitLog } from './commit-log.js';
 import { describeDamage, type FileProblem, filesOf, findDamagedFiles } from './integrity.js';
-import { assertHasCurrent, inspectLake, type LakeState, lakeProblemError } from './lake-state.js';
+import {
+  assertHasCurrent,
+  inspectLake,
+  type LakeState,
+  lakeProblemError,
+  newestOtherSnapshot,
+} from './lake-state.js';
 import { type LakeLayout, newWriteId } from './layout.js';
 import { acquireWriterLock } from './lock.js';
 import type { DataFile, SnapshotManifest } from './manifest.js';
-import { lakeRootExists, readManifest } from './snapshots.js';
+import { lakeRootExists } from './snapshots.js';
 
 export interface WriteOptions {
   notice?: (message: string) => void;
@@ -136,26 +142,12 @@ export async function assertCarriedFilesIntact(
 ): Promise<void> {
   const damaged = problems ?? (await findDamagedFiles(state.layout, manifest));
   if (damaged.length === 0) return;
-  const alternative = await snapshotWithout(state, manifest.id, new Set(damaged.map((p) => p.path)));
+  const paths = new Set(damaged.map((p) => p.path));
+  const alternative = await newestOtherSnapshot(state, (m) => !filesOf(m).some((f) => paths.has(f.path)));
   throw new TxlakeError(
     'lake',
     `cannot ${purpose} snapshot ${manifest.id} of the lake ${state.layout.root}: ${describeDamage(damaged)}; ` +
       'nothing was committed. Restore the file from a backup (then `txlake verify`), or make an intact snapshot ' +
       `current with \`txlake rollback ID\`${alternative === null ? '' : ` (snapshot ${alternative} does not use the damaged files)`}`,
   );
-}
-
-/** The newest other committed snapshot whose manifest is whole and names none of `paths`. */
-async function snapshotWithout(
-  state: LakeState,
-  except: number,
-  paths: ReadonlySet<string>,
-): Promise<number | null> {
-  for (const record of [...state.committed.values()].reverse()) {
-    if (record.id === except) continue;
-    const reading = await readManifest(state.layout, record.id);
-    if (reading.kind !== 'ok' || reading.sha256 !== record.manifest_sha256) continue;
-    if (!filesOf(reading.manifest).some((f) => paths.has(f.path))) return record.id;
-  }
-  return null;
 }

@@ -1,6 +1,8 @@
 // Damage done on purpose to a lake's files, as a bad disk, a stray write or a careless hand would.
 
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 
 /** Invert `count` bytes in the middle of `file`, keeping its size. */
 export async function flipBytes(file: string, count = 64): Promise<void> {
@@ -15,4 +17,25 @@ export async function flipBytes(file: string, count = 64): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The sha256 of every file under `root`, by path relative to it ("nothing was removed or changed"),
+ * leaving out the paths `skip` names.
+ */
+export async function fileDigests(
+  root: string,
+  skip: (relative: string) => boolean = () => false,
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const entries = await fs.readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const relative = path.relative(root, path.join(entry.parentPath, entry.name));
+    if (skip(relative)) continue;
+    out[relative] = createHash('sha256')
+      .update(await fs.readFile(path.join(root, relative)))
+      .digest('hex');
+  }
+  return out;
 }

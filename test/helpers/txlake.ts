@@ -72,6 +72,22 @@ export function runProgram(
   });
 }
 
+/** Run `./bin/txlake ...args` and fail the test, showing the run, unless it exits with `expected`. */
+export async function runExpecting(
+  args: readonly string[],
+  expected: number,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const result = await runTxlake(args, options);
+  if (result.code !== expected) throw new Error(`expected exit ${expected}\n${describeRun(args, result)}`);
+  return result;
+}
+
+/** The one error line of a refused command (notes may come before it). */
+export function errorLine(result: RunResult): string {
+  return result.stderr.trim().split('\n').at(-1) ?? '';
+}
+
 /** A readable account of a run, for assertion messages. */
 export function describeRun(args: readonly string[], result: RunResult): string {
   return `txlake ${args.join(' ')} → exit ${result.code}${result.signal ? ` (${result.signal})` : ''}\nstdout: ${result.stdout.slice(0, 2000)}\nstderr: ${result.stderr.slice(0, 2000)}`;

@@ -8,39 +8,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/backends/embedded/embedded-store.js';
 import { generateTransactionsFile } from '../../src/sample/generator.js';
-import { assertBuilt, describeRun, type RunResult, runTxlake } from '../helpers/txlake.js';
+import { fileDigests } from '../helpers/damage.js';
+import { assertBuilt, errorLine, runExpecting } from '../helpers/txlake.js';
 
 const HEADER = 'user_id,transaction_type,merchant_type_code,amount_cents,datetime';
 let dir: string;
 let base: string;
 let extra: string;
 
-async function run(args: string[], expected: number): Promise<RunResult> {
-  const result = await runTxlake(args);
-  expect(result.code, describeRun(args, result)).toBe(expected);
-  return result;
-}
-
-function errorLine(result: RunResult): string {
-  return result.stderr.trim().split('\n').at(-1) ?? '';
-}
-
 async function copyOfBase(name: string): Promise<string> {
   const lake = path.join(dir, name);
   await fs.cp(base, lake, { recursive: true });
   return lake;
-}
-
-/** Every file under `root` with its size: "nothing was removed". */
-async function listing(root: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(root, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) {
-      const file = path.join(entry.parentPath, entry.name);
-      out.push(`${path.relative(root, file)}:${(await fs.stat(file)).size}`);
-    }
-  }
-  return out.sort();
 }
 
 const manifestPath = (lake: string, id: number) =>
@@ -53,7 +32,7 @@ beforeAll(async () => {
   for (const [i, rows] of [2000, 1000, 500].entries()) {
     const file = path.join(dir, `g${i}.csv`);
     await generateTransactionsFile({ rows, seed: 40 + i, users: 70 }, file);
-    await run(['ingest', file, '--lake', base], 0);
+    await runExpecting(['ingest', file, '--lake', base], 0);
   }
   extra = path.join(dir, 'extra.csv');
   await fs.writeFile(extra, `${HEADER}\n990001,PurchaseActivity,5411,1234,2023-05-01T10:00:00\n`);
@@ -69,38 +48,38 @@ describe('vacuum', () => {
       path.join(lake, '_txlake', 'vacuumed.json'),
       '{"format":"txlake.vacuumed/1","ids":"1-3"}\n',
     );
-    const before = await listing(lake);
-    expect(errorLine(await run(['vacuum', '--retain', '0', '--lake', lake], 1))).toMatch(
+    const before = await fileDigests(lake);
+    expect(errorLine(await runExpecting(['vacuum', '--retain', '0', '--lake', lake], 1))).toMatch(
       /vacuumed.json of the lake .* names the current snapshot 3 as removed, which no vacuum does: it is damaged; nothing was removed/,
     );
-    expect(await listing(lake)).toEqual(before);
+    expect(await fileDigests(lake)).toEqual(before);
   });
 
   it('refuses while the current snapshot is damaged: the older snapshots may be the way out', async () => {
     const lake = await copyOfBase('vacuum-damaged-current');
-    const snapshot = JSON.parse((await run(['snapshot', '--json', '--lake', lake], 0)).stdout) as {
+    const snapshot = JSON.parse((await runExpecting(['snapshot', '--json', '--lake', lake], 0)).stdout) as {
       files: string[];
     };
     await fs.truncate(path.join(lake, snapshot.files.at(-1) as string), 10);
-    const before = await listing(lake);
-    expect(errorLine(await run(['vacuum', '--retain', '0', '--lake', lake], 1))).toMatch(
+    const before = await fileDigests(lake);
+    expect(errorLine(await runExpecting(['vacuum', '--retain', '0', '--lake', lake], 1))).toMatch(
       /the current snapshot 3 of the lake .* is damaged: its data file .* is 10 bytes, the manifest says [0-9]+; vacuum removes nothing/,
     );
-    expect(await listing(lake)).toEqual(before);
-    await run(['rollback', '2', '--lake', lake], 0); // the way out is still there
+    expect(await fileDigests(lake)).toEqual(before);
+    await runExpecting(['rollback', '2', '--lake', lake], 0); // the way out is still there
   });
 
   it('keeps unreferenced data files newer than the retention (restoring an older _txlake/ loses nothing)', async () => {
     const lake = await copyOfBase('old-metadata');
     const backup = path.join(dir, 'metadata-at-3');
     await fs.cp(path.join(lake, '_txlake'), backup, { recursive: true });
-    await run(['ingest', extra, '--lake', lake], 0);
-    const newFiles = JSON.parse((await run(['snapshot', '--json', '--lake', lake], 0)).stdout).files.slice(
-      -1,
-    ) as string[];
+    await runExpecting(['ingest', extra, '--lake', lake], 0);
+    const newFiles = JSON.parse(
+      (await runExpecting(['snapshot', '--json', '--lake', lake], 0)).stdout,
+    ).files.slice(-1) as string[];
     await fs.rm(path.join(lake, '_txlake'), { recursive: true });
     await fs.cp(backup, path.join(lake, '_txlake'), { recursive: true }); // an older backup put back
-    await run(['vacuum', '--lake', lake], 0);
+    await runExpecting(['vacuum', '--lake', lake], 0);
     for (const file of newFiles) await fs.access(path.join(lake, file)); // still there
   });
 });
@@ -113,13 +92,13 @@ describe('writers', () => {
       bad,
       `${HEADER}\n1,PurchaseActivity,5411,100,2023-05-01T10:00:00\n2,Refund,5411,100,2023-05-01T10:00:00\n`,
     );
-    const before = await listing(lake);
+    const before = await fileDigests(lake);
     for (const target of [
       path.join(lake, '_txlake', 'CURRENT'),
       manifestPath(lake, 3),
       path.join(lake, 'x.csv'),
     ]) {
-      const result = await run(
+      const result = await runExpecting(
         ['ingest', bad, '--lake', lake, '--max-reject-rate', '1', '--rejects', target],
         2,
       );
@@ -128,9 +107,11 @@ describe('writers', () => {
       );
     }
     expect(
-      errorLine(await run(['ingest', bad, '--lake', lake, '--max-reject-rate', '1', '--rejects', bad], 2)),
+      errorLine(
+        await runExpecting(['ingest', bad, '--lake', lake, '--max-reject-rate', '1', '--rejects', bad], 2),
+      ),
     ).toBe(`error: --rejects ${bad} names the input file itself; name another file`);
-    expect(await listing(lake)).toEqual(before);
+    expect(await fileDigests(lake)).toEqual(before);
   });
 
   it('never follow a _txlake/staging that is a link: what it points to is left alone', async () => {
@@ -141,7 +122,7 @@ describe('writers', () => {
     await fs.rm(path.join(lake, '_txlake', 'staging'), { recursive: true, force: true });
     await fs.symlink(precious, path.join(lake, '_txlake', 'staging'));
     for (const args of [['vacuum'], ['ingest', extra]]) {
-      expect(errorLine(await run([...args, '--lake', lake], 1))).toMatch(
+      expect(errorLine(await runExpecting([...args, '--lake', lake], 1))).toMatch(
         /_txlake\/staging in the lake .* is a symbolic link; txlake removes what it finds there, so it will not follow it/,
       );
     }
@@ -155,13 +136,13 @@ describe('writers', () => {
   it('refuse a lake whose _txlake/ is gone but whose data files are there, instead of starting a new history', async () => {
     const lake = await copyOfBase('lost-metadata');
     await fs.rm(path.join(lake, '_txlake'), { recursive: true });
-    const before = await listing(lake);
+    const before = await fileDigests(lake);
     for (const args of [['ingest', extra], ['snapshot'], ['verify']]) {
-      expect(errorLine(await run([...args, '--lake', lake], 1))).toMatch(
+      expect(errorLine(await runExpecting([...args, '--lake', lake], 1))).toMatch(
         /the lake .* holds Parquet data files \(transaction_type=.*\.parquet, …\) but no snapshots: its _txlake\/ metadata is missing/,
       );
     }
-    expect(await listing(lake)).toEqual(before);
+    expect(await fileDigests(lake)).toEqual(before);
   });
 
   it('log the chain CURRENT names when the log lost its last lines (all of it was committed)', async () => {
@@ -169,11 +150,11 @@ describe('writers', () => {
     const log = path.join(lake, '_txlake', 'commits.jsonl');
     const lines = (await fs.readFile(log, 'utf8')).split('\n');
     await fs.writeFile(log, `${lines[0]}\n`);
-    const result = await run(['ingest', extra, '--lake', lake], 0);
+    const result = await runExpecting(['ingest', extra, '--lake', lake], 0);
     expect(result.stderr).toContain(
       'note: recorded snapshots 2, 3 in the commit log (committed, but missing from it)',
     );
-    expect(JSON.parse((await run(['snapshot', '--json', '--lake', lake], 0)).stdout)).toMatchObject({
+    expect(JSON.parse((await runExpecting(['snapshot', '--json', '--lake', lake], 0)).stdout)).toMatchObject({
       id: 4,
       rows: 3501,
     });
@@ -182,11 +163,11 @@ describe('writers', () => {
   it('take the largest ids without losing the pointer', async () => {
     const lake = await copyOfBase('huge-id');
     await fs.writeFile(manifestPath(lake, 999999999999999), 'garbage');
-    await run(['ingest', extra, '--lake', lake], 0);
-    expect(JSON.parse((await run(['snapshot', '--json', '--lake', lake], 0)).stdout).id).toBe(
+    await runExpecting(['ingest', extra, '--lake', lake], 0);
+    expect(JSON.parse((await runExpecting(['snapshot', '--json', '--lake', lake], 0)).stdout).id).toBe(
       1000000000000000,
     );
-    await run(['verify', '--lake', lake], 0);
+    await runExpecting(['verify', '--lake', lake], 0);
   });
 });
 
@@ -194,10 +175,10 @@ describe('messages', () => {
   it('stay one line for a CURRENT holding several lines, and refuse an empty --lake', async () => {
     const lake = await copyOfBase('two-line-pointer');
     await fs.writeFile(path.join(lake, '_txlake', 'CURRENT'), '3\n3\n');
-    const result = await run(['ingest', extra, '--lake', lake], 1);
+    const result = await runExpecting(['ingest', extra, '--lake', lake], 1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(errorLine(result)).toContain('does not hold a snapshot id (it holds "3\\n3")');
-    expect(errorLine(await run(['snapshots', '--lake', ''], 2))).toBe(
+    expect(errorLine(await runExpecting(['snapshots', '--lake', ''], 2))).toBe(
       'error: --lake is empty; name the lake directory',
     );
   });
@@ -207,10 +188,10 @@ describe('usage errors', () => {
   it('serve on a --lake that is a file, and verify of a snapshot the lake does not hold, exit 2 in one line', async () => {
     const file = path.join(dir, 'not-a-lake');
     await fs.writeFile(file, 'x');
-    expect((await run(['serve', '--lake', file, '--port', '0'], 2)).stderr.trim()).toBe(
+    expect((await runExpecting(['serve', '--lake', file, '--port', '0'], 2)).stderr.trim()).toBe(
       `error: the lake ${file} is not a directory; name a directory with --lake`,
     );
-    expect((await run(['verify', '--snapshot', '99', '--lake', base], 2)).stderr.trim()).toBe(
+    expect((await runExpecting(['verify', '--snapshot', '99', '--lake', base], 2)).stderr.trim()).toBe(
       `error: snapshot 99 is not in the lake ${base}: it does not exist (the newest snapshot is 3)`,
     );
   });
@@ -228,7 +209,7 @@ describe('repair', () => {
       log,
       (await fs.readFile(log, 'utf8')).replace(/"check":"([0-9a-f]{15})[0-9a-f]"\}\n$/, '"check":"$1x"}\n'),
     );
-    expect(errorLine(await run(['repair', '--lake', lake], 1))).toBe(
+    expect(errorLine(await runExpecting(['repair', '--lake', lake], 1))).toBe(
       'error: the manifest of snapshot 3 is not the one its (damaged) commit-log line records: it was changed; ' +
         'restore it from a backup, then run `txlake repair` again',
     );
@@ -238,11 +219,11 @@ describe('repair', () => {
     const lake = await copyOfBase('no-log-no-pointer');
     await fs.rm(path.join(lake, '_txlake', 'CURRENT'));
     await fs.rm(path.join(lake, '_txlake', 'commits.jsonl'));
-    expect(errorLine(await run(['repair', '--snapshot', '1', '--lake', lake], 1))).toBe(
+    expect(errorLine(await runExpecting(['repair', '--snapshot', '1', '--lake', lake], 1))).toBe(
       'error: snapshot 2 was committed (snapshot 3 is built on it) but is not in the history of snapshot 1; ' +
         'choose a snapshot whose history includes it (`txlake repair` lists them)',
     );
-    await run(['repair', '--snapshot', '3', '--lake', lake], 0);
+    await runExpecting(['repair', '--snapshot', '3', '--lake', lake], 0);
   });
 });
 
@@ -268,7 +249,7 @@ describe('manifests without a log to vouch for them', () => {
       const manifest = JSON.parse(await fs.readFile(manifestPath(lake, 3), 'utf8'));
       edit(manifest);
       await fs.writeFile(manifestPath(lake, 3), JSON.stringify(manifest));
-      expect(errorLine(await run(['snapshot', '--lake', lake], 1))).toMatch(
+      expect(errorLine(await runExpecting(['snapshot', '--lake', lake], 1))).toMatch(
         /the manifest of snapshot 3 .* is damaged: .* is not a whole txlake snapshot manifest/,
       );
     }

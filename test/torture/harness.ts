@@ -24,6 +24,7 @@ import { isTxlakeError, type TxlakeError } from '../../src/domain/errors.js';
 import { ingest } from '../../src/etl/ingest.js';
 import { type Engine, openEngine, sqlString } from '../../src/lake/engine.js';
 import { deleteUser } from '../../src/lake/erasure.js';
+import type { FaultPoint } from '../../src/lake/fault-points.js';
 import { rollbackTo } from '../../src/lake/history.js';
 import { checkFile, verifySnapshot } from '../../src/lake/integrity.js';
 import { inspectLake } from '../../src/lake/lake-state.js';
@@ -34,7 +35,7 @@ import { readManifest } from '../../src/lake/snapshots.js';
 import { vacuum } from '../../src/lake/vacuum.js';
 import { buildApp } from '../../src/server/app.js';
 import { csvText, type TxRow } from '../helpers/csv-file.js';
-import { flipBytes } from '../helpers/damage.js';
+import { fileDigests, flipBytes } from '../helpers/damage.js';
 import { type OracleRow, oracleIngest, V1Oracle } from '../helpers/oracle.js';
 import { MERCHANT_CODES, prng, randomTransactions } from '../helpers/synthetic.js';
 import { runTxlake } from '../helpers/txlake.js';
@@ -79,7 +80,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: TxlakeError };
 
 class Violation extends Error {}
 
-const KILL_POINTS: Record<string, readonly string[]> = {
+const KILL_POINTS: Record<string, readonly FaultPoint[]> = {
   ingest: [
     'validated',
     'data-file-published',
@@ -495,7 +496,7 @@ class Harness {
   private async killStep(): Promise<void> {
     if (this.hasDamage()) return this.fixStep();
     const command = this.pick(Object.keys(KILL_POINTS));
-    const point = this.pick(KILL_POINTS[command] as readonly string[]);
+    const point = this.pick(KILL_POINTS[command] as readonly FaultPoint[]);
     const current = this.snapshots.get(this.current as number) as ModelSnapshot;
     let args: string[];
     let expectedRows: readonly OracleRow[] = current.rows;
@@ -951,33 +952,26 @@ class Harness {
   }
 }
 
-/** Size and a hash of every file under the lake, except txlake's scratch space and rejects. */
-async function lakeContents(lake: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const entries = await fs.readdir(lake, { recursive: true, withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const relative = path.relative(lake, path.join(entry.parentPath, entry.name));
-    // Scratch space, rejects, the lock, and the log (a refused writer may still log a snapshot committed
-    // before it, or write the log of a lake that had none; the log is checked by I3 and by readers).
-    if (
+/**
+ * Every file under the lake, except scratch space, rejects, the lock, and the log (a refused writer may
+ * still log a snapshot committed before it, or write the log of a lake that had none; the log is checked by
+ * I3 and by readers).
+ */
+function lakeContents(lake: string): Promise<Record<string, string>> {
+  return fileDigests(
+    lake,
+    (relative) =>
       /^_txlake\/(staging|rejects)\//.test(relative) ||
       relative === '_txlake/LOCK' ||
-      relative === '_txlake/commits.jsonl'
-    ) {
-      continue;
-    }
-    const bytes = await fs.readFile(path.join(lake, relative));
-    const { createHash } = await import('node:crypto');
-    out.set(relative, createHash('sha256').update(bytes).digest('hex'));
-  }
-  return out;
+      relative === '_txlake/commits.jsonl',
+  );
 }
 
-function diffContents(before: Map<string, string>, after: Map<string, string>): string[] {
+function diffContents(before: Record<string, string>, after: Record<string, string>): string[] {
   const changed: string[] = [];
-  for (const [file, hash] of before)
-    if (after.get(file) !== hash) changed.push(after.has(file) ? `${file} changed` : `${file} removed`);
-  for (const file of after.keys()) if (!before.has(file)) changed.push(`${file} added`);
+  for (const [file, hash] of Object.entries(before)) {
+    if (after[file] !== hash) changed.push(file in after ? `${file} changed` : `${file} removed`);
+  }
+  for (const file of Object.keys(after)) if (!(file in before)) changed.push(`${file} added`);
   return changed;
 }
