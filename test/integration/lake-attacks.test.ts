@@ -198,6 +198,16 @@ describe('usage errors', () => {
 });
 
 describe('repair', () => {
+  it('refuses a --snapshot the history does not need, naming rollback or the newest snapshot', async () => {
+    expect(errorLine(await runExpecting(['repair', '--snapshot', '9', '--lake', base], 2))).toBe(
+      'error: snapshot 9 is newer than every committed snapshot (the newest is 3)',
+    );
+    expect(errorLine(await runExpecting(['repair', '--snapshot', '1', '--lake', base], 2))).toBe(
+      "error: the lake's history says snapshot 3 is current, so --snapshot is not needed; to go back to snapshot 1, " +
+        'run `txlake repair` and then `txlake rollback 1`',
+    );
+  });
+
   it('does not bless a changed manifest whose log line is damaged too', async () => {
     const lake = await copyOfBase('edited-and-damaged');
     const manifest = JSON.parse(await fs.readFile(manifestPath(lake, 3), 'utf8'));
