@@ -117,14 +117,19 @@ describe('a running server', () => {
     const newFile = await newestFile(staging);
     const pristine = await fs.readFile(newFile);
     await flipBytes(newFile, 16);
+    // In the writer's order: data and manifest first, then the pointer by rename (a copy over CURRENT
+    // would let the server read it half-written), then the commit log.
+    const last = new Set(['_txlake/CURRENT', '_txlake/commits.jsonl']);
     for (const entry of await fs.readdir(staging, { recursive: true })) {
       const from = path.join(staging, String(entry));
-      if ((await fs.stat(from)).isFile() && !String(entry).endsWith('CURRENT')) {
+      if ((await fs.stat(from)).isFile() && !last.has(String(entry).split(path.sep).join('/'))) {
         await fs.mkdir(path.dirname(path.join(lake, String(entry))), { recursive: true });
         await fs.copyFile(from, path.join(lake, String(entry)));
       }
     }
-    await fs.copyFile(path.join(staging, '_txlake', 'CURRENT'), path.join(lake, '_txlake', 'CURRENT'));
+    await fs.copyFile(path.join(staging, '_txlake', 'CURRENT'), path.join(lake, '_txlake', 'CURRENT.next'));
+    await fs.rename(path.join(lake, '_txlake', 'CURRENT.next'), path.join(lake, '_txlake', 'CURRENT'));
+    await fs.copyFile(path.join(staging, '_txlake', 'commits.jsonl'), path.join(lake, '_txlake', 'commits.jsonl'));
 
     const refused = await eventually(
       'readyz names the refused snapshot',
