@@ -1,13 +1,15 @@
-// The storage backend seen by the HTTP layer: a store hands out immutable snapshot views, and a request is
-// answered entirely from the one view it took, so a snapshot swap never mixes two versions in an answer.
+// The storage contract every backend implements, and the only one the HTTP layer sees. A store hands out
+// immutable snapshot views, and a request is answered entirely from the one view it took, so a snapshot
+// swap never mixes two versions in an answer. Views answer in exact terms (TransactionBatch: cents and
+// epoch microseconds; daily sums in cents): rounding, truncation and encoding belong to the API version
+// that writes the answer (server/api/v1/), as ROAPI's columnq hands its server record batches.
 
-import type { DailyMerchantSums } from '../domain/v1.js';
-import type { TransactionColumns } from '../domain/v1-json.js';
+import type { DailyMerchantSums, TransactionBatch } from '../domain/transaction-batch.js';
 
 export const BACKEND_KINDS = ['embedded'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
-/** One loaded snapshot of the lake, answering queries until it is released. */
+/** One snapshot, answering queries until the store moves on. */
 export interface SnapshotView {
   /** The snapshot id (from its manifest). */
   readonly id: number;
@@ -19,16 +21,19 @@ export interface SnapshotView {
   readonly lookup: LookupInfo;
   /** Why this view refuses lookups (files it reads changed on disk after they were verified), or null. */
   readonly impaired: string | null;
-  /** Every transaction of `userId`, in v1 order (datetime, type, merchant code, amount), as columns. */
-  transactionsOfUser(userId: bigint): Promise<TransactionColumns>;
+  /** Every transaction of `userId`, in the canonical order (datetime, type, merchant code, amount). */
+  transactionsOfUser(userId: bigint): Promise<TransactionBatch>;
   /** The daily purchase and return sums of a merchant code, days ascending. */
   dailySumsOfMerchant(merchantTypeCode: number): Promise<DailyMerchantSums[]>;
 }
 
 export interface LookupInfo {
-  /** `memory`: an in-memory index; `parquet`: a query over the snapshot's files per lookup. */
-  kind: 'memory' | 'parquet';
-  /** Bytes the in-memory index takes (0 for Parquet lookups). */
+  /**
+   * `memory`: an in-memory index; `parquet`: a query over the snapshot's files per lookup; `clickhouse`:
+   * a query to the ClickHouse cluster per lookup.
+   */
+  kind: 'memory' | 'parquet' | 'clickhouse';
+  /** Bytes the in-memory index takes (0 when there is none). */
   indexBytes: number;
   /** Milliseconds the snapshot took to load (index and checksums included). */
   loadMs: number;
@@ -46,18 +51,43 @@ export class SnapshotUnavailable extends Error {
   override readonly name = 'SnapshotUnavailable';
 }
 
+/**
+ * The engine behind the store did not answer in time or at all (a ClickHouse node down or hung): the HTTP
+ * layer answers 503 with Retry-After, and the next request tries again. The message is for the log.
+ */
+export class BackendUnavailable extends Error {
+  override readonly name = 'BackendUnavailable';
+}
+
+/** What a store tells its owner as it follows its source (the lake's pointer, ClickHouse's served table). */
+export interface StoreListener {
+  /** A new snapshot is being served. */
+  snapshot(view: SnapshotView): void;
+  /**
+   * The store's problem changed: a text (why the source's current snapshot is not served, or the served one
+   * is impaired), or null once all is well again. `failure` is the error behind it when it was unexpected
+   * (not a lake or ClickHouse state the store understood), for the log.
+   */
+  problem(problem: string | null, serving: SnapshotView | null, failure: unknown): void;
+}
+
 export interface TransactionStore {
   readonly kind: BackendKind;
   /** The view to answer the next request from, or null until a snapshot is loaded. */
   current(): SnapshotView | null;
   /**
-   * Why the store does not serve the lake's current snapshot, or its served snapshot is impaired (the lake
-   * cannot vouch for its pointer, a file is damaged), in words for the log and /readyz; null when all is well.
+   * Why the store does not serve its source's current snapshot, or its served snapshot is impaired, in
+   * words for the log and /readyz (nothing private: anyone may read /readyz); null when all is well.
    */
   problem(): string | null;
-  /** Load the lake's current snapshot if it changed; resolves to true when a new view was swapped in. */
+  /** Load the source's current snapshot if it changed; resolves to true when a new view was swapped in. */
   refresh(): Promise<boolean>;
-  /** Release every resource; pending queries may fail afterwards. */
+  /**
+   * Load the current snapshot, then follow the source (each store knows how: a watched pointer file, a
+   * polled table), telling `listener` of each change. Resolves after the first check, loaded or not.
+   */
+  follow(listener: StoreListener): Promise<void>;
+  /** Stop following and release every resource; pending queries may fail afterwards. */
   close(): Promise<void>;
 }
 
@@ -74,6 +104,7 @@ export async function answerFrom<T>(
   try {
     return { view, value: await work(view) };
   } catch (error) {
+    if (error instanceof BackendUnavailable) throw error; // a retry would wait as long again
     await store.refresh().catch(() => false);
     const next = store.current();
     if (next === null || next.id === view.id) throw error;

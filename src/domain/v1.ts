@@ -3,6 +3,7 @@
 import { halfEvenDollars } from './money.js';
 import { INT64_MAX, type TransactionType } from './schema.js';
 import { formatUtcDay, formatUtcSecond } from './time.js';
+import type { DailyMerchantSums } from './transaction-batch.js';
 
 /** A transaction as the lake stores it. Integers that may exceed 2^53 are bigint. */
 export interface StoredTransaction {
@@ -14,15 +15,6 @@ export interface StoredTransaction {
   epochSecond: number;
   /** Microseconds within that second, 0–999999. */
   microsecond: number;
-}
-
-/** The purchase and return sums of one merchant code on one UTC day (kept at commit time). */
-export interface DailyMerchantSums {
-  merchantTypeCode: number;
-  /** Days since 1970-01-01, UTC. */
-  day: number;
-  purchaseCents: bigint;
-  returnCents: bigint;
 }
 
 /** One element of `GET /api/v1/data/transactions/{userId}`; keys in this order on the wire. */

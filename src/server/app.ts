@@ -13,10 +13,10 @@ import Fastify, {
 } from 'fastify';
 import { SnapshotUnavailable, type SnapshotView, type TransactionStore } from '../backends/store.js';
 import { AnswerCache } from './answer-cache.js';
+import { v1Routes } from './api/v1/routes.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { healthRoutes } from './routes/health.js';
-import { v1Routes } from './routes/v1.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

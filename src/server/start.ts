@@ -1,29 +1,18 @@
-// Running the server: open the store, load the current snapshot, follow new ones, shut down gracefully.
+// Running the server: open the configured store, load its current snapshot, follow new ones (logging
+// each), shut down gracefully. The server knows stores only through the contract in backends/store.ts.
 
 import type { FastifyInstance } from 'fastify';
-import {
-  defaultIndexMemoryBytes,
-  EmbeddedStore,
-  type UserLookupKind,
-} from '../backends/embedded/embedded-store.js';
-import type { TransactionStore } from '../backends/store.js';
-import { LakeLayout } from '../lake/layout.js';
-import { lakeRootExists } from '../lake/snapshots.js';
-import { writerStatus } from '../native/v1-writer.js';
+import { type BackendConfig, describeBackend, openStore } from '../backends/registry.js';
+import type { StoreListener, TransactionStore } from '../backends/store.js';
+import { writerStatus } from './api/v1/native-writer.js';
 import { buildApp, DEFAULT_ANSWER_CACHE_BYTES } from './app.js';
-import { LakeFollower } from './lake-follower.js';
 
 export interface ServeOptions {
-  lake: string;
+  backend: BackendConfig;
   host: string;
   port: number;
   version: string;
-  /** How often to look for a new snapshot, in ms. */
-  pollIntervalMs?: number;
   logLevel?: string;
-  /** How user lookups are answered (see EmbeddedStoreOptions). */
-  userLookup?: UserLookupKind;
-  indexMemoryBytes?: number;
   answerCacheBytes?: number;
   /** Listen before the first snapshot is loaded (default); cluster workers load first. */
   listenFirst?: boolean;
@@ -36,13 +25,42 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** The log lines of a store's changes: each snapshot served, and each problem when it appears and ends. */
+function logListener(log: FastifyInstance['log']): StoreListener {
+  return {
+    snapshot(view) {
+      log.info(
+        {
+          snapshot: view.id,
+          rows: view.rows,
+          user_lookup: view.lookup.kind,
+          index_bytes: view.lookup.indexBytes,
+          load_ms: view.lookup.loadMs,
+          verify_ms: view.lookup.verifyMs,
+        },
+        'serving snapshot',
+      );
+      if (view.lookup.fallback) {
+        log.warn({ snapshot: view.id, reason: view.lookup.fallback }, 'user lookups query Parquet files');
+      }
+    },
+    problem(problem, view, failure) {
+      if (problem === null) {
+        log.info({ snapshot: view?.id ?? null }, 'the lake can be served again');
+        return;
+      }
+      log.error(
+        { problem, serving: view?.id ?? null, ...(failure === null ? {} : { err: failure }) },
+        view
+          ? `not serving the current snapshot; still serving snapshot ${view.id}`
+          : 'no snapshot can be served; /readyz answers 503 until the cause is repaired',
+      );
+    },
+  };
+}
+
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  await lakeRootExists(new LakeLayout(options.lake)); // a --lake that names a file is refused in words
-  const store = await EmbeddedStore.open({
-    lake: options.lake,
-    ...(options.userLookup ? { userLookup: options.userLookup } : {}),
-    ...(options.indexMemoryBytes === undefined ? {} : { indexMemoryBytes: options.indexMemoryBytes }),
-  });
+  const store = await openStore(options.backend);
   // The first snapshot starts loading now, while Fastify and its plugins are set up; the follower's
   // first check below shares this load (or retries it and logs why, should it have failed).
   void store.refresh().catch(() => false);
@@ -55,12 +73,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   app.log.info(
     {
       config: {
-        lake: options.lake,
+        ...describeBackend(options.backend),
         host: options.host,
         port: options.port,
-        backend: store.kind,
-        user_lookup: options.userLookup ?? 'memory',
-        index_memory_bytes: options.indexMemoryBytes ?? defaultIndexMemoryBytes(),
         answer_cache_bytes: options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES,
         answer_writer: writerStatus().writer,
       },
@@ -71,18 +86,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const writer = writerStatus();
   if (writer.reason) app.log.warn({ reason: writer.reason }, 'answers are written by the JavaScript writer');
 
-  const follower = new LakeFollower(
-    store,
-    new LakeLayout(options.lake),
-    app.log,
-    options.pollIntervalMs ?? 1000,
-  );
+  const listener = logListener(app.log);
   const listen = async () => {
     try {
       return await app.listen({ host: options.host, port: options.port });
     } catch (error) {
-      follower.stop();
-      await store.close(); // stops a load under way
+      await store.close(); // stops a load under way, and the following
       throw error;
     }
   };
@@ -93,23 +102,19 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let address: string;
   if (options.listenFirst ?? true) {
     address = await listen();
-    await follower.start();
+    await store.follow(listener);
   } else {
-    await follower.start();
+    await store.follow(listener);
     address = await listen();
   }
   if (store.current() === null && store.problem() === null) {
-    // (A lake that cannot be served has been logged by the follower, with the reason.)
-    app.log.warn(
-      { lake: options.lake },
-      'the lake has no snapshot yet; /readyz answers 503 until one is committed',
-    );
+    // (A source that cannot be served has been logged by the listener, with the reason.)
+    app.log.warn('there is no snapshot yet; /readyz answers 503 until one is committed');
   }
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
-      follower.stop();
       await app.close(); // stops accepting, lets in-flight requests finish
       await store.close();
     })();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/backends/embedded/embedded-store.js';
 import type { SnapshotView } from '../../src/backends/store.js';
-import { v1TransactionsJson } from '../../src/domain/v1-json.js';
+import { v1TransactionsJson } from '../../src/server/api/v1/json.js';
 import { csvText, writeCsvFile } from '../helpers/csv-file.js';
 import { oracleIngest } from '../helpers/oracle.js';
 import { cornerCaseTransactions, randomTransactions } from '../helpers/synthetic.js';

@@ -168,7 +168,7 @@ describe('several servers and a bad snapshot', () => {
         expect(answer.status).toBe(200);
         expect(answer.headers['x-txlake-snapshot']).toBe(String(good));
         expect(s.stdout()).toContain(
-          `"msg":"not serving the lake's current snapshot; still serving snapshot ${good}"`,
+          `"msg":"not serving the current snapshot; still serving snapshot ${good}"`,
         );
         expect(s.stdout()).toContain(
           `names snapshot ${good + 1}, which the commit log does not list and whose manifest is damaged`,

@@ -97,9 +97,9 @@ describe('a server started on a lake whose current snapshot is damaged', () => {
     expect([answer.status, answer.body]).toEqual([503, '{"error":"no snapshot can be served; see /readyz"}']);
     expect(answer.headers['retry-after']).toBe('1');
     expect(server.stdout()).toContain(
-      '"msg":"no snapshot can be served; /readyz answers 503 until the lake is repaired"',
+      '"msg":"no snapshot can be served; /readyz answers 503 until the cause is repaired"',
     );
-    expect(server.stdout()).not.toContain('the lake has no snapshot yet');
+    expect(server.stdout()).not.toContain('there is no snapshot yet');
   });
 });
 
@@ -129,7 +129,10 @@ describe('a running server', () => {
     }
     await fs.copyFile(path.join(staging, '_txlake', 'CURRENT'), path.join(lake, '_txlake', 'CURRENT.next'));
     await fs.rename(path.join(lake, '_txlake', 'CURRENT.next'), path.join(lake, '_txlake', 'CURRENT'));
-    await fs.copyFile(path.join(staging, '_txlake', 'commits.jsonl'), path.join(lake, '_txlake', 'commits.jsonl'));
+    await fs.copyFile(
+      path.join(staging, '_txlake', 'commits.jsonl'),
+      path.join(lake, '_txlake', 'commits.jsonl'),
+    );
 
     const refused = await eventually(
       'readyz names the refused snapshot',
@@ -143,9 +146,7 @@ describe('a running server', () => {
     );
     const answer = await server.get('/api/v1/data/transactions/880001');
     expect([answer.status, answer.body, answer.headers['x-txlake-snapshot']]).toEqual([200, '[]', '1']);
-    expect(server.stdout()).toContain(
-      `"msg":"not serving the lake's current snapshot; still serving snapshot 1"`,
-    );
+    expect(server.stdout()).toContain(`"msg":"not serving the current snapshot; still serving snapshot 1"`);
 
     await fs.writeFile(path.join(lake, path.relative(staging, newFile)), pristine); // restored from a backup
     await eventually(

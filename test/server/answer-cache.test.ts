@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { SnapshotView, TransactionStore } from '../../src/backends/store.js';
-import { toTransactionColumns } from '../../src/domain/v1-json.js';
+import { emptyBatch } from '../../src/domain/transaction-batch.js';
 import { AnswerCache } from '../../src/server/answer-cache.js';
 
 function view(id: number): SnapshotView {
@@ -15,7 +15,7 @@ function view(id: number): SnapshotView {
     rows: 0,
     lookup: { kind: 'memory', indexBytes: 0, loadMs: 0 },
     impaired: null,
-    transactionsOfUser: async (userId) => toTransactionColumns(userId, []),
+    transactionsOfUser: async (userId) => emptyBatch(userId),
     dailySumsOfMerchant: async () => [],
   };
 }
@@ -33,6 +33,7 @@ class FakeStore implements TransactionStore {
   async refresh(): Promise<boolean> {
     return false;
   }
+  async follow(): Promise<void> {}
   async close(): Promise<void> {}
 }
 

@@ -312,7 +312,7 @@ describe('a request on a snapshot whose files were just vacuumed (Parquet lookup
     await expect(old.transactionsOfUser(7n)).rejects.toThrow(); // its files are gone
     const answer = await answerFrom(store, old, (view) => view.transactionsOfUser(7n));
     expect(answer.value.end - answer.value.start).toBe(1);
-    expect(answer.value.dollars[answer.value.start]).toBe(9999);
+    expect(answer.value.amountCents[answer.value.start]).toBe(999_900n);
     expect(answer.view.id).not.toBe(old.id);
     expect(answer.view).toBe(store.current());
   });

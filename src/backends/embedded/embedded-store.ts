@@ -3,19 +3,30 @@
 // over the snapshot's sorted files (row-group statistics prune all but a few groups). Daily sums are the
 // small per-snapshot file, loaded into memory whole.
 
+import { type FSWatcher, watch } from 'node:fs';
 import os from 'node:os';
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
 import { TxlakeError } from '../../domain/errors.js';
 import type { TransactionType } from '../../domain/schema.js';
 import { splitEpochMicros } from '../../domain/time.js';
-import type { DailyMerchantSums } from '../../domain/v1.js';
-import { type TransactionColumns, toTransactionColumns } from '../../domain/v1-json.js';
+import {
+  batchOfTransactions,
+  type DailyMerchantSums,
+  type TransactionBatch,
+} from '../../domain/transaction-batch.js';
 import { type Engine, openEngine, sqlString } from '../../lake/engine.js';
 import { describeDamage, VerifiedFiles } from '../../lake/integrity.js';
 import { readServableSnapshot } from '../../lake/lake-state.js';
 import { LakeLayout } from '../../lake/layout.js';
 import type { SnapshotManifest } from '../../lake/manifest.js';
-import { type LookupInfo, SnapshotUnavailable, type SnapshotView, type TransactionStore } from '../store.js';
+import { SnapshotFollower } from '../follower.js';
+import {
+  type LookupInfo,
+  SnapshotUnavailable,
+  type SnapshotView,
+  type StoreListener,
+  type TransactionStore,
+} from '../store.js';
 import { buildUserIndexInWorker } from './index-worker.js';
 import { INDEX_BYTES_PER_ROW, INDEX_BYTES_PER_USER, UserIndex } from './user-index.js';
 
@@ -100,7 +111,7 @@ class EmbeddedSnapshotView implements SnapshotView {
     };
   }
 
-  async transactionsOfUser(userId: bigint): Promise<TransactionColumns> {
+  async transactionsOfUser(userId: bigint): Promise<TransactionBatch> {
     if (this.index) return this.index.lookup(userId);
     // Parquet lookups read the files now: a file written to since it was verified is hashed again first
     // (the same bytes in a new file are fine), and not read at all if it differs.
@@ -128,7 +139,7 @@ class EmbeddedSnapshotView implements SnapshotView {
         amountCents: row.amount_cents,
         ...splitEpochMicros(row.epoch_us),
       }));
-      return toTransactionColumns(userId, transactions);
+      return batchOfTransactions(userId, transactions);
     });
   }
 
@@ -150,6 +161,8 @@ export interface EmbeddedStoreOptions {
   indexMemoryBytes?: number;
   /** Index snapshots of at least this many rows in a worker thread (default INDEX_IN_WORKER_FROM_ROWS). */
   indexInWorkerFromRows?: number;
+  /** How often `follow` looks at the lake's pointer besides watching it, in ms (default 1000). */
+  pollIntervalMs?: number;
 }
 
 /** Snapshots of at least this many rows are indexed in a worker thread (see `buildIndex`). */
@@ -169,6 +182,8 @@ export class EmbeddedStore implements TransactionStore {
   private readonly verified: VerifiedFiles;
   /** Stops a load in progress when the store closes (a server stopped, or one that could not listen). */
   private readonly closing = new AbortController();
+  private follower: SnapshotFollower | null = null;
+  private watcher: FSWatcher | null = null;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -177,6 +192,7 @@ export class EmbeddedStore implements TransactionStore {
     private readonly userLookup: UserLookupKind,
     private readonly indexMemoryBytes: number,
     private readonly workerMinRows: number,
+    private readonly pollIntervalMs: number,
   ) {
     this.verified = new VerifiedFiles(layout);
   }
@@ -193,6 +209,7 @@ export class EmbeddedStore implements TransactionStore {
       options.userLookup ?? 'memory',
       options.indexMemoryBytes ?? defaultIndexMemoryBytes(),
       options.indexInWorkerFromRows ?? INDEX_IN_WORKER_FROM_ROWS,
+      options.pollIntervalMs ?? 1000,
     );
   }
 
@@ -205,6 +222,34 @@ export class EmbeddedStore implements TransactionStore {
     // Said on /readyz too, which anyone may read: the lake's place on disk is the operator's business.
     // One line (an engine error can span several), the lake's place on disk left out.
     return problem?.split('\n')[0]?.replaceAll(this.layout.root, '<lake>') ?? null;
+  }
+
+  /**
+   * Follow the lake: `_txlake/` is watched for the CURRENT pointer's rename, with polling as the fallback
+   * where watching is unavailable or misses an event.
+   */
+  async follow(listener: StoreListener): Promise<void> {
+    const follower = new SnapshotFollower(this, listener, this.pollIntervalMs, () => this.ensureWatching());
+    this.follower = follower;
+    await follower.start();
+    this.ensureWatching();
+  }
+
+  /** Watch `_txlake/` once it exists (a new lake gets it with its first commit). */
+  private ensureWatching(): void {
+    const follower = this.follower;
+    if (this.watcher || follower === null || this.closing.signal.aborted) return;
+    try {
+      this.watcher = watch(this.layout.metadataDir, { persistent: false }, (_event, name) => {
+        if (name === null || String(name) === 'CURRENT') void follower.check();
+      });
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = null; // polling goes on; the next tick tries to watch again
+      });
+    } catch {
+      this.watcher = null;
+    }
   }
 
   refresh(): Promise<boolean> {
@@ -331,6 +376,9 @@ export class EmbeddedStore implements TransactionStore {
 
   async close(): Promise<void> {
     this.closing.abort();
+    this.follower?.stop();
+    this.watcher?.close();
+    this.watcher = null;
     await this.loading?.catch(() => false); // the engine must outlive the queries of a load under way
     this.view = null;
     this.engine.close();

@@ -107,15 +107,8 @@ async function buildAndReply(request: BuildRequest): Promise<void> {
   });
   try {
     const index = await UserIndex.build(engine.connection, request.filesSql, request.rows);
-    const parts = index.parts;
-    const reply: BuildReply = { ok: true, parts };
-    port.postMessage(reply, [
-      parts.users.buffer,
-      parts.starts.buffer,
-      parts.dollars.buffer,
-      parts.epochSecond.buffer,
-      parts.merchantTypeCode.buffer,
-    ] as ArrayBuffer[]);
+    const reply: BuildReply = { ok: true, parts: index.parts };
+    port.postMessage(reply, index.buffers);
   } catch (error) {
     port.postMessage({ ok: false, message: String((error as Error)?.message ?? error) } satisfies BuildReply);
   } finally {

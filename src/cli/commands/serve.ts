@@ -73,13 +73,18 @@ export function registerServe(program: Command): void {
       const indexText = flags.indexMemory ?? env.TXLAKE_INDEX_MEMORY;
       const cacheText = flags.answerCache ?? env.TXLAKE_ANSWER_CACHE;
       const options: ServeOptions = {
-        lake: resolveLakeDir(flags.lake),
+        backend: {
+          kind: 'embedded',
+          lake: resolveLakeDir(flags.lake),
+          ...(lookupText === undefined ? {} : { userLookup: parseUserLookup(lookupText) }),
+          ...(indexText === undefined
+            ? {}
+            : { indexMemoryBytes: parseByteSize('--index-memory', indexText) }),
+        },
         host: resolveHost(flags.host),
         port: resolvePort(flags.port),
         version: packageVersion(),
         logLevel: flags.logLevel,
-        ...(lookupText === undefined ? {} : { userLookup: parseUserLookup(lookupText) }),
-        ...(indexText === undefined ? {} : { indexMemoryBytes: parseByteSize('--index-memory', indexText) }),
         ...(cacheText === undefined ? {} : { answerCacheBytes: parseByteSize('--answer-cache', cacheText) }),
       };
       const { assertPortFree, isClusterWorker, leaveCluster, runClusterPrimary } = await import(

@@ -64,6 +64,11 @@ export function registerStart(program: Command): void {
           '',
         ].join('\n'),
       );
-      await serveUntilSignalled({ lake, host, port, version: packageVersion() });
+      await serveUntilSignalled({
+        backend: { kind: 'embedded', lake },
+        host,
+        port,
+        version: packageVersion(),
+      });
     });
 }

@@ -9,8 +9,9 @@ const Health = Type.Object({
   snapshot: Type.Union([Type.Integer(), Type.Null()]),
   rows: Type.Optional(Type.Integer()),
   user_lookup: Type.Optional(
-    Type.Union([Type.Literal('memory'), Type.Literal('parquet')], {
-      description: 'memory: answered from an in-memory index; parquet: the index did not fit its budget',
+    Type.Union([Type.Literal('memory'), Type.Literal('parquet'), Type.Literal('clickhouse')], {
+      description:
+        'memory: answered from an in-memory index; parquet: the index did not fit its budget; clickhouse: queries to the ClickHouse cluster',
     }),
   ),
   problem: Type.Optional(

@@ -1,27 +1,27 @@
 // The hand-written v1 writers against the object shapes they replace: the bytes of v1TransactionsJson and
 // v1DailyNetJson must be exactly the compact JSON of toV1Transaction / toV1DailyNet (key order, digits of
-// bigints, signs, dates before 1970 and at the ends of years 0001–9999), and dayText must be formatUtcDay.
+// bigints, rounding of any int64 of cents, signs, dates before 1970 and at the ends of years 0001–9999),
+// and dayText must be formatUtcDay. batchOfTransactions (the store's exact batch) sorts and keeps every
+// value exactly.
 
 import { describe, expect, it } from 'vitest';
-import { halfEvenDollars } from '../../src/domain/money.js';
-import { formatUtcDay } from '../../src/domain/time.js';
+import { formatUtcDay } from '../../../../src/domain/time.js';
+import {
+  batchOfTransactions,
+  type DailyMerchantSums,
+  type TransactionBatch,
+  transactionsOfBatch,
+  transactionTypeCode,
+} from '../../../../src/domain/transaction-batch.js';
 import {
   compareV1Order,
-  type DailyMerchantSums,
   type StoredTransaction,
   toV1DailyNet,
   toV1Transaction,
-} from '../../src/domain/v1.js';
-import {
-  dayText,
-  dollarsAsDouble,
-  type TransactionColumns,
-  toTransactionColumns,
-  v1DailyNetJson,
-  v1TransactionsJson,
-} from '../../src/domain/v1-json.js';
-import { daysFromCivil, formatDay } from '../helpers/oracle.js';
-import { prng } from '../helpers/synthetic.js';
+} from '../../../../src/domain/v1.js';
+import { dayText, v1DailyNetJson, v1TransactionsJson } from '../../../../src/server/api/v1/json.js';
+import { daysFromCivil, formatDay } from '../../../helpers/oracle.js';
+import { prng } from '../../../helpers/synthetic.js';
 
 const FIRST_DAY = Number(daysFromCivil(1, 1, 1)); // 0001-01-01
 const LAST_DAY = Number(daysFromCivil(9999, 12, 31)); // 9999-12-31
@@ -94,27 +94,16 @@ function randomTransaction(random: () => number, userId: bigint): StoredTransact
   };
 }
 
-/** Columns filled by hand (independently of toTransactionColumns), rows kept in the order given. */
-function handColumns(userId: bigint, rows: readonly StoredTransaction[]): TransactionColumns {
-  const large = new Map<number, bigint>();
-  const dollars = new Float64Array(rows.length);
-  rows.forEach((row, i) => {
-    const exact = halfEvenDollars(row.amountCents);
-    if (exact >= TWO_POW_53 || exact <= -TWO_POW_53) {
-      dollars[i] = Number.NaN;
-      large.set(i, exact);
-    } else {
-      dollars[i] = Number(exact);
-    }
-  });
+/** A batch filled by hand (independently of batchOfTransactions), rows kept in the order given. */
+function handBatch(userId: bigint, rows: readonly StoredTransaction[]): TransactionBatch {
   return {
     userId,
     start: 0,
     end: rows.length,
-    dollars,
-    largeDollars: large.size > 0 ? large : null,
-    epochSecond: Float64Array.from(rows, (r) => r.epochSecond),
+    transactionType: Uint8Array.from(rows, (r) => transactionTypeCode(r.transactionType)),
     merchantTypeCode: Uint16Array.from(rows, (r) => r.merchantTypeCode),
+    amountCents: BigInt64Array.from(rows, (r) => r.amountCents),
+    epochMicros: BigInt64Array.from(rows, (r) => BigInt(r.epochSecond) * 1_000_000n + BigInt(r.microsecond)),
   };
 }
 
@@ -168,34 +157,8 @@ describe('dayText', () => {
   });
 });
 
-describe('dollarsAsDouble', () => {
-  it.each([
-    [0n, 0],
-    [75_050n, 750],
-    [75_150n, 752],
-    [-75_050n, -750],
-    [-75_150n, -752],
-    [-49n, 0],
-    [(TWO_POW_53 - 1n) * 100n, 2 ** 53 - 1],
-    [-(TWO_POW_53 - 1n) * 100n, -(2 ** 53 - 1)],
-  ])('%s cents is exactly %d dollars as a double', (cents, dollars) => {
-    const { value, exact } = dollarsAsDouble(cents);
-    expect(Object.is(value, dollars)).toBe(true);
-    expect(exact).toBeNull();
-  });
-
-  it.each([TWO_POW_53 * 100n, TWO_POW_53 * 100n + 1n, -TWO_POW_53 * 100n, INT64_MAX, -INT64_MAX - 1n])(
-    '%s cents is NaN plus the exact bigint',
-    (cents) => {
-      const { value, exact } = dollarsAsDouble(cents);
-      expect(Number.isNaN(value)).toBe(true);
-      expect(exact).toBe(halfEvenDollars(cents));
-    },
-  );
-});
-
 describe('v1TransactionsJson', () => {
-  it('writes the JSON of toV1Transaction for random users (sorted by toTransactionColumns)', () => {
+  it('writes the JSON of toV1Transaction for random users (sorted by batchOfTransactions)', () => {
     const random = prng(20_240_229);
     let largeSeen = 0;
     let negativeSeen = 0;
@@ -204,8 +167,10 @@ describe('v1TransactionsJson', () => {
       const userId = randomUserId(random);
       const count = user % 10 === 0 ? int(random, 0, 3) : int(random, 1, 120);
       const rows = Array.from({ length: count }, () => randomTransaction(random, userId));
-      const columns = toTransactionColumns(userId, rows);
-      if (columns.largeDollars) largeSeen += columns.largeDollars.size;
+      const columns = batchOfTransactions(userId, rows);
+      largeSeen += rows.filter(
+        (r) => r.amountCents >= TWO_POW_53 * 100n || r.amountCents <= -TWO_POW_53 * 100n,
+      ).length;
       negativeSeen += rows.filter((r) => r.amountCents <= -100n).length;
       before1970 += rows.filter((r) => r.epochSecond < 0).length;
       const sorted = [...rows].sort(compareV1Order);
@@ -223,7 +188,7 @@ describe('v1TransactionsJson', () => {
     const random = prng(99);
     const userId = 9_007_199_254_740_993n;
     const rows = Array.from({ length: 500 }, () => randomTransaction(random, userId));
-    const columns = handColumns(userId, rows);
+    const columns = handBatch(userId, rows);
     for (const [start, end] of [
       [0, 500],
       [1, 2],
@@ -240,11 +205,11 @@ describe('v1TransactionsJson', () => {
   it('an empty window answers [] wherever it lies', () => {
     const random = prng(3);
     const rows = Array.from({ length: 10 }, () => randomTransaction(random, 5n));
-    const columns = handColumns(5n, rows);
+    const columns = handBatch(5n, rows);
     for (const at of [0, 4, 10]) {
       expect(v1TransactionsJson({ ...columns, start: at, end: at }).toString()).toBe('[]');
     }
-    expect(v1TransactionsJson(toTransactionColumns(42n, [])).toString()).toBe('[]');
+    expect(v1TransactionsJson(batchOfTransactions(42n, [])).toString()).toBe('[]');
   });
 
   it('writes the edges exactly: seconds of 0001-01-01 and 9999-12-31, -1 s, huge and negative amounts', () => {
@@ -264,7 +229,7 @@ describe('v1TransactionsJson', () => {
       { ...base, epochSecond: 59, amountCents: 150n },
       { ...base, epochSecond: LAST_SECOND, microsecond: 999_999, amountCents: TWO_POW_53 * 100n - 51n },
     ];
-    const body = v1TransactionsJson(handColumns(INT64_MAX, rows)).toString('latin1');
+    const body = v1TransactionsJson(handBatch(INT64_MAX, rows)).toString('latin1');
     expect(body).toBe(expectedTransactions(rows));
     expect(body).toBe(
       '[' +
@@ -284,13 +249,13 @@ describe('v1TransactionsJson', () => {
     const random = prng(12);
     const a = Array.from({ length: 50 }, () => randomTransaction(random, 1n));
     const b = Array.from({ length: 50 }, () => randomTransaction(random, 2n));
-    const first = v1TransactionsJson(toTransactionColumns(1n, a)).toString('latin1');
-    v1TransactionsJson(toTransactionColumns(2n, b));
-    expect(v1TransactionsJson(toTransactionColumns(1n, a)).toString('latin1')).toBe(first);
+    const first = v1TransactionsJson(batchOfTransactions(1n, a)).toString('latin1');
+    v1TransactionsJson(batchOfTransactions(2n, b));
+    expect(v1TransactionsJson(batchOfTransactions(1n, a)).toString('latin1')).toBe(first);
   });
 });
 
-describe('toTransactionColumns', () => {
+describe('batchOfTransactions', () => {
   it('sorts into v1 order: ties in the second broken by microsecond, type, merchant code, cents', () => {
     const base: StoredTransaction = {
       userId: 7n,
@@ -308,36 +273,30 @@ describe('toTransactionColumns', () => {
       { ...base, microsecond: 1, merchantTypeCode: 1, amountCents: 400n },
       { ...base, epochSecond: base.epochSecond - 1, microsecond: 999_999, amountCents: 500n },
     ];
-    const columns = toTransactionColumns(7n, rows);
-    expect(Array.from(columns.merchantTypeCode)).toEqual([5310, 742, 742, 9999, 1, 1]);
-    expect(Array.from(columns.dollars)).toEqual([5, 200, 300, 2, 1, 4]);
-    expect(columns.largeDollars).toBeNull();
-    expect([columns.start, columns.end]).toEqual([0, 6]);
+    const batch = batchOfTransactions(7n, rows);
+    expect(Array.from(batch.merchantTypeCode)).toEqual([5310, 742, 742, 9999, 1, 1]);
+    expect(Array.from(batch.amountCents)).toEqual([500n, 20_000n, 30_000n, 200n, 100n, 400n]);
+    expect(Array.from(batch.transactionType)).toEqual([0, 0, 0, 0, 1, 0]);
+    expect([batch.start, batch.end]).toEqual([0, 6]);
   });
 
-  it('keeps amounts beyond 2^53 dollars exactly in largeDollars at their sorted positions', () => {
-    const rows: StoredTransaction[] = [
-      {
-        userId: 1n,
-        transactionType: 'PurchaseActivity',
-        merchantTypeCode: 1,
-        amountCents: INT64_MAX,
-        epochSecond: 10,
-        microsecond: 0,
-      },
-      {
-        userId: 1n,
-        transactionType: 'PurchaseActivity',
-        merchantTypeCode: 1,
-        amountCents: 100n,
-        epochSecond: 5,
-        microsecond: 0,
-      },
-    ];
-    const columns = toTransactionColumns(1n, rows);
-    expect(columns.dollars[0]).toBe(1);
-    expect(Number.isNaN(columns.dollars[1])).toBe(true);
-    expect(columns.largeDollars?.get(1)).toBe(92_233_720_368_547_758n);
+  it('keeps every value exactly: the batch reads back as the sorted rows, INT64 edges and all', () => {
+    const random = prng(404);
+    for (let round = 0; round < 50; round++) {
+      const userId = randomUserId(random);
+      const rows = Array.from({ length: int(random, 0, 80) }, () => randomTransaction(random, userId));
+      const back = transactionsOfBatch(batchOfTransactions(userId, rows));
+      expect(back).toEqual([...rows].sort(compareV1Order));
+    }
+    const edge: StoredTransaction = {
+      userId: INT64_MAX,
+      transactionType: 'ReturnActivity',
+      merchantTypeCode: 9999,
+      amountCents: -(2n ** 63n),
+      epochSecond: FIRST_SECOND,
+      microsecond: 999_999,
+    };
+    expect(transactionsOfBatch(batchOfTransactions(INT64_MAX, [edge]))).toEqual([edge]);
   });
 });
 

@@ -1,24 +1,25 @@
 // The v1 transactions body, written by the native writer (native/v1_writer.c, built by `npm install`)
-// when it is there, else by the JavaScript one (domain/v1-json.ts); both write the same bytes, which the
-// tests check. The native writer is about ten times faster at writing, which is most of the time a user
-// lookup takes; rows whose dollars exceed 2^53 are left to the JavaScript writer, which holds them.
+// when it is there, else by the JavaScript one (json.ts); both write the same bytes, which the tests
+// check. The native writer is about ten times faster at writing, which is most of the time a user lookup
+// takes.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type TransactionColumns, v1TransactionsJson } from '../domain/v1-json.js';
+import type { TransactionBatch } from '../../../domain/transaction-batch.js';
+import { v1TransactionsJson } from './json.js';
 
 interface NativeWriter {
-  /** Bytes written at `at`, or -1 (less room than the worst case), or -2 (dollars beyond 2^53). */
+  /** Bytes written at `at`, or -1 (less room than the worst case). */
   writeTransactions(
     out: Uint8Array,
     at: number,
     userId: string,
     start: number,
     end: number,
-    dollars: Float64Array,
-    epochSecond: Float64Array,
+    amountCents: BigInt64Array,
+    epochMicros: BigInt64Array,
     merchantTypeCode: Uint16Array,
   ): number;
 }
@@ -121,22 +122,22 @@ export function releaseBody(body: Buffer): void {
  * The body of `GET /api/v1/data/transactions/{userId}`. Hand it to `releaseBody` when its response has
  * finished; until then its bytes are not reused.
  */
-export function v1TransactionsBody(columns: TransactionColumns): Buffer {
+export function v1TransactionsBody(batch: TransactionBatch): Buffer {
   const native = loaded.native;
-  if (native === null) return v1TransactionsJson(columns);
-  const userId = String(columns.userId);
-  const target = slabWithRoom(2 + (columns.end - columns.start) * (160 + userId.length));
+  if (native === null) return v1TransactionsJson(batch);
+  const userId = String(batch.userId);
+  const target = slabWithRoom(2 + (batch.end - batch.start) * (160 + userId.length));
   const written = native.writeTransactions(
     target.buffer,
     target.used,
     userId,
-    columns.start,
-    columns.end,
-    columns.dollars,
-    columns.epochSecond,
-    columns.merchantTypeCode,
+    batch.start,
+    batch.end,
+    batch.amountCents,
+    batch.epochMicros,
+    batch.merchantTypeCode,
   );
-  if (written < 0) return v1TransactionsJson(columns); // -2: a row's dollars are beyond 2^53
+  if (written < 0) throw new Error('the native v1 writer was given less room than its worst case');
   const body = target.buffer.subarray(target.used, target.used + written);
   target.used += (written + 7) & ~7;
   target.pending++;

@@ -1,14 +1,18 @@
 // The native answer writer (native/v1_writer.c) against the JavaScript one it stands in for: the same
-// bytes on random and edge-case columns, answers that stay intact while later ones fill the same slab,
-// and the JavaScript writer taking over for dollars beyond 2^53. The native writer must be built: a
+// bytes on random and edge-case batches (any int64 of cents and microseconds, rounded and floored in C),
+// and answers that stay intact while later ones fill the same slab. The native writer must be built: a
 // missing one fails here with the command that builds it, rather than silently testing the fallback.
 
 import { describe, expect, it } from 'vitest';
-import { halfEvenDollars } from '../../src/domain/money.js';
-import { type TransactionColumns, v1TransactionsJson } from '../../src/domain/v1-json.js';
-import { releaseBody, v1TransactionsBody, writerStatus } from '../../src/native/v1-writer.js';
-import { daysFromCivil } from '../helpers/oracle.js';
-import { prng } from '../helpers/synthetic.js';
+import type { TransactionBatch } from '../../../../src/domain/transaction-batch.js';
+import { v1TransactionsJson } from '../../../../src/server/api/v1/json.js';
+import {
+  releaseBody,
+  v1TransactionsBody,
+  writerStatus,
+} from '../../../../src/server/api/v1/native-writer.js';
+import { daysFromCivil } from '../../../helpers/oracle.js';
+import { prng } from '../../../helpers/synthetic.js';
 
 const FIRST_SECOND = Number(daysFromCivil(1, 1, 1)) * 86_400;
 const LAST_SECOND = Number(daysFromCivil(9999, 12, 31)) * 86_400 + 86_399;
@@ -18,23 +22,38 @@ function int(random: () => number, lo: number, hi: number): number {
   return lo + Math.floor(random() * (hi - lo + 1));
 }
 
-/** Columns of `rows` random transactions of one user, with dollars up to ±2^53 (all exact as doubles). */
-function randomColumns(random: () => number, rows: number, userId: bigint): TransactionColumns {
-  const dollars = new Float64Array(rows);
-  const epochSecond = new Float64Array(rows);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** 64 random bits as an int64. */
+function randomInt64(random: () => number): bigint {
+  const high = BigInt(Math.floor(random() * 2 ** 32));
+  const low = BigInt(Math.floor(random() * 2 ** 32));
+  return BigInt.asIntN(64, (high << 32n) | low);
+}
+
+/** A batch of `rows` random transactions of one user: cents of every kind up to INT64, seconds 0001–9999. */
+function randomColumns(random: () => number, rows: number, userId: bigint): TransactionBatch {
+  const amountCents = new BigInt64Array(rows);
+  const epochMicros = new BigInt64Array(rows);
   const merchantTypeCode = new Uint16Array(rows);
   for (let i = 0; i < rows; i++) {
     const r = random();
-    dollars[i] =
+    amountCents[i] =
       r < 0.4
-        ? halfEvenDollars(int(random, -10_000_000, 10_000_000))
-        : r < 0.6
-          ? int(random, -1, 1)
-          : r < 0.8
-            ? (random() < 0.5 ? -1 : 1) * (SAFE - 1 - int(random, 0, 1000))
-            : Math.floor((random() - 0.5) * SAFE);
+        ? BigInt(int(random, -10_000_000, 10_000_000))
+        : r < 0.5
+          ? BigInt(int(random, -1000, 1000)) * 100n + (random() < 0.5 ? 50n : -50n) // ties
+          : r < 0.6
+            ? BigInt(int(random, -150, 150))
+            : r < 0.7
+              ? (random() < 0.5 ? -1n : 1n) * (BigInt(SAFE) * 100n + BigInt(int(random, -300, 300)))
+              : r < 0.75
+                ? random() < 0.5
+                  ? INT64_MAX - BigInt(int(random, 0, 99))
+                  : -INT64_MAX - 1n + BigInt(int(random, 0, 99))
+                : randomInt64(random);
     const s = random();
-    epochSecond[i] =
+    const second =
       s < 0.3
         ? int(random, -86_400 * 3, 86_400 * 3)
         : s < 0.4
@@ -42,9 +61,18 @@ function randomColumns(random: () => number, rows: number, userId: bigint): Tran
           : s < 0.5
             ? int(random, LAST_SECOND - 86_400 * 400, LAST_SECOND)
             : int(random, FIRST_SECOND, LAST_SECOND);
+    epochMicros[i] = BigInt(second) * 1_000_000n + BigInt(int(random, 0, 999_999));
     merchantTypeCode[i] = random() < 0.1 ? (random() < 0.5 ? 0 : 9999) : int(random, 0, 9999);
   }
-  return { userId, start: 0, end: rows, dollars, largeDollars: null, epochSecond, merchantTypeCode };
+  return {
+    userId,
+    start: 0,
+    end: rows,
+    transactionType: new Uint8Array(rows),
+    merchantTypeCode,
+    amountCents,
+    epochMicros,
+  };
 }
 
 const USERS = [0n, 7n, 31_373n, 9_223_372_036_854_775_807n, 4_611_686_018_427_387_904n];
@@ -96,7 +124,7 @@ describe('the native answer writer', () => {
     expect(second.some((b) => b.buffer === held.buffer)).toBe(false);
     expect(held.equals(heldBytes)).toBe(true);
     second.forEach((body, i) => {
-      expect(body.equals(v1TransactionsJson(columns[i] as TransactionColumns)), `answer ${i}`).toBe(true);
+      expect(body.equals(v1TransactionsJson(columns[i] as TransactionBatch)), `answer ${i}`).toBe(true);
     });
     releaseBody(held);
     for (const body of second) releaseBody(body);
@@ -104,15 +132,15 @@ describe('the native answer writer', () => {
     releaseBody(Buffer.from('[]'));
   });
 
-  it('leaves rows with dollars beyond 2^53 to the JavaScript writer, exactly', () => {
-    const random = prng(11);
-    const columns = randomColumns(random, 50, 5n);
-    columns.dollars[17] = Number.NaN;
-    const large = new Map<number, bigint>([[17, 92_233_720_368_547_758n]]);
-    const withLarge = { ...columns, largeDollars: large };
-    const body = v1TransactionsBody(withLarge).toString('latin1');
-    expect(body).toBe(v1TransactionsJson(withLarge).toString('latin1'));
+  it('writes dollars beyond 2^53 and the INT64 edges exactly, as the JavaScript writer does', () => {
+    const columns = randomColumns(prng(11), 50, 5n);
+    columns.amountCents[17] = INT64_MAX;
+    columns.amountCents[18] = -INT64_MAX - 1n;
+    columns.epochMicros[18] = -1n; // 1969-12-31T23:59:59.999999
+    const body = v1TransactionsBody(columns).toString('latin1');
+    expect(body).toBe(v1TransactionsJson(columns).toString('latin1'));
     expect(body).toContain('"amount_in_dollars":92233720368547758,');
+    expect(body).toContain('"amount_in_dollars":-92233720368547758,"datetime":"1969-12-31T23:59:59+00:00"');
   });
 
   it('answers [] for an empty window', () => {

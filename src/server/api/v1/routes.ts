@@ -1,22 +1,17 @@
 // API v1, wire-compatible with the old design (SPEC §4): translation between HTTP and the snapshot view.
-// Answers are written as JSON bytes by the v1 writers (native when built, else the domain's) (the route schemas below describe the same
-// bytes for OpenAPI) and cached per snapshot.
+// The store answers in exact terms; v1's rounding and truncation happen as its writers (native when
+// built, else json.ts) write the JSON bytes, which are cached per snapshot. The route schemas describe
+// the same bytes for OpenAPI.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
-import { answerFrom } from '../../backends/store.js';
-import { INT64_MAX, MERCHANT_CODE_MAX } from '../../domain/schema.js';
-import { parseV1Id } from '../../domain/v1.js';
-import { v1DailyNetJson } from '../../domain/v1-json.js';
-import { releaseBody, v1TransactionsBody } from '../../native/v1-writer.js';
-import {
-  ErrorBody,
-  MerchantParams,
-  UserIdParams,
-  V1DailyNetSchema,
-  V1TransactionSchema,
-} from '../schemas/v1.js';
+import { answerFrom } from '../../../backends/store.js';
+import { INT64_MAX, MERCHANT_CODE_MAX } from '../../../domain/schema.js';
+import { parseV1Id } from '../../../domain/v1.js';
+import { v1DailyNetJson } from './json.js';
+import { releaseBody, v1TransactionsBody } from './native-writer.js';
+import { ErrorBody, MerchantParams, UserIdParams, V1DailyNetSchema, V1TransactionSchema } from './schemas.js';
 
 const EMPTY = Buffer.from('[]');
 

@@ -1,0 +1,41 @@
+// Opening a store by kind: the one place that knows every backend. Each is imported when opened, so a
+// server pays only for the engine it runs on (DuckDB's bindings, or ClickHouse's client).
+
+import type { TransactionStore } from './store.js';
+
+/** The embedded backend: DuckDB over the lake's Parquet files, on this host (embedded-store.ts). */
+export interface EmbeddedBackendConfig {
+  kind: 'embedded';
+  lake: string;
+  /** `memory` (default): an in-memory index per snapshot, within `indexMemoryBytes`; `parquet`: never. */
+  userLookup?: 'memory' | 'parquet';
+  indexMemoryBytes?: number;
+  pollIntervalMs?: number;
+}
+
+export type BackendConfig = EmbeddedBackendConfig;
+
+export async function openStore(config: BackendConfig): Promise<TransactionStore> {
+  switch (config.kind) {
+    case 'embedded': {
+      const { EmbeddedStore } = await import('./embedded/embedded-store.js');
+      const { lakeRootExists } = await import('../lake/snapshots.js');
+      const { LakeLayout } = await import('../lake/layout.js');
+      await lakeRootExists(new LakeLayout(config.lake)); // a --lake that names a file is refused in words
+      return EmbeddedStore.open(config);
+    }
+  }
+}
+
+/** The configuration worth logging at start (no secrets): what a reader of the log needs to know. */
+export function describeBackend(config: BackendConfig): Record<string, unknown> {
+  switch (config.kind) {
+    case 'embedded':
+      return {
+        backend: 'embedded',
+        lake: config.lake,
+        user_lookup: config.userLookup ?? 'memory',
+        index_memory_bytes: config.indexMemoryBytes ?? 'a quarter of RAM',
+      };
+  }
+}
