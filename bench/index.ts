@@ -1,5 +1,6 @@
-// The project's benchmarks (SPEC §6): one module each, re-exported here so that `txlake bench <name>` loads
-// this tree only when a benchmark is run. A new benchmark adds its module here and a subcommand in cli/.
+// The project's benchmarks (SPEC §6): one module each, re-exported here so that the benchmarks' program
+// (main.ts) loads this tree only when a benchmark is run. A new benchmark adds its module here and a
+// subcommand in main.ts.
 
 export {
   formatIngestReport,

@@ -1,4 +1,4 @@
-// `txlake bench verify`: what checking a snapshot's files against their sha256 costs a server, measured
+// `npm run bench -- verify`: what checking a snapshot's files against their sha256 costs a server, measured
 // against reading the same bytes in the same run (the floor any check must pay), and as a share of the
 // server's load: at its first load every file is hashed; after a 10,000-row append only the new files are.
 // Numbers are printed, never asserted.

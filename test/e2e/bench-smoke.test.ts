@@ -2,9 +2,22 @@
 // so that the benchmarks stay runnable: every server answers without errors, the swap under load is seen,
 // and the report has the shape the docs describe.
 
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { IngestBenchResult, ServeBenchResult, VerifyBenchResult } from '../../bench/index.js';
-import { assertBuilt, runTxlake, TempDirs } from '../helpers/txlake.js';
+import { assertBuilt, REPO_ROOT, runBench, runTxlake, TempDirs } from '../helpers/txlake.js';
+
+/** Every import line of the TypeScript files under `dir`. */
+async function grepImports(dir: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const entry of await fs.readdir(dir, { recursive: true })) {
+    if (!entry.endsWith('.ts')) continue;
+    const text = await fs.readFile(path.join(dir, entry), 'utf8');
+    lines.push(...text.split('\n').filter((line) => /^import|^\s*(?:await )?import\(|from '/.test(line)));
+  }
+  return lines;
+}
 
 const temp = new TempDirs();
 afterAll(() => temp.cleanup());
@@ -12,7 +25,7 @@ afterAll(() => temp.cleanup());
 describe('benchmarks (smoke runs)', () => {
   it('bench ingest times txlake against the raw COPY on the same file', async () => {
     assertBuilt();
-    const run = await runTxlake(['bench', 'ingest', '--rows', '3000', '--json', '--dir', temp.make()], {
+    const run = await runBench(['ingest', '--rows', '3000', '--json', '--dir', temp.make()], {
       timeoutMs: 60_000,
     });
     expect(run.code, run.stderr).toBe(0);
@@ -25,7 +38,7 @@ describe('benchmarks (smoke runs)', () => {
 
   it('bench verify times the checksums against a read of the same bytes, at a first load and at a swap', async () => {
     assertBuilt();
-    const run = await runTxlake(['bench', 'verify', '--rows', '3000', '--json', '--dir', temp.make()], {
+    const run = await runBench(['verify', '--rows', '3000', '--json', '--dir', temp.make()], {
       timeoutMs: 60_000,
     });
     expect(run.code, run.stderr).toBe(0);
@@ -38,9 +51,8 @@ describe('benchmarks (smoke runs)', () => {
   }, 70_000);
 
   it('bench serve loads the floor, the naive baseline and txlake, and a swap under load', async () => {
-    const run = await runTxlake(
+    const run = await runBench(
       [
-        'bench',
         'serve',
         ...['--rows', '3000', '--seconds', '1', '--connections', '4', '--servers', 'naive,txlake'],
         ...['--json', '--dir', temp.make()],
@@ -71,10 +83,18 @@ describe('benchmarks (smoke runs)', () => {
   }, 250_000);
 
   it('bench serve refuses an unknown server name', async () => {
-    const run = await runTxlake(['bench', 'serve', '--servers', 'naive,fast']);
+    const run = await runBench(['serve', '--servers', 'naive,fast']);
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe(
       'error: --servers takes a list of naive, txlake, workers; got "naive,fast"',
     );
+  });
+
+  it('is a program of its own: txlake has no bench command, and the product does not import bench/', async () => {
+    const run = await runTxlake(['bench', 'serve']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("unknown command 'bench'");
+    const imports = await grepImports(path.join(REPO_ROOT, 'src'));
+    expect(imports.filter((line) => /['"](\.\.\/)+bench\//.test(line))).toEqual([]);
   });
 });

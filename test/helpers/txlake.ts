@@ -36,6 +36,11 @@ export function runTxlake(args: readonly string[], options: RunOptions = {}): Pr
   return runProgram(TXLAKE_BIN, args, options);
 }
 
+/** Run the benchmarks' program (`npm run bench -- ...args`, i.e. `node dist/bench/main.js ...args`). */
+export function runBench(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return runProgram(process.execPath, ['dist/bench/main.js', ...args], options);
+}
+
 /** Run any program (a shell that calls txlake, say) to completion, as `runTxlake` runs txlake. */
 export function runProgram(
   program: string,

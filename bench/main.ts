@@ -1,12 +1,14 @@
-// `txlake bench <name>`: the project's benchmarks (SPEC §6), which live in bench/ and print ratios against
-// a baseline measured in the same run. Each benchmark is a subcommand; its code is loaded only when run.
+// `npm run bench -- <name>` (node dist/bench/main.js): the project's benchmarks (SPEC §6), each printing
+// ratios against a baseline measured in the same run. A program of its own, beside txlake's CLI rather
+// than inside it: the product (src/) never imports the benchmarks. Each benchmark's code loads when run.
 
-import type { Command } from 'commander';
-import { TxlakeError } from '../../domain/errors.js';
-import { DEFAULT_SEED, MAX_SEED } from '../../sample/generator.js';
-import { parseIntegerFlag } from '../flags.js';
+import { Command } from 'commander';
+import { parseIntegerFlag } from '../src/cli/flags.js';
+import { oneLineErrors, runProgram } from '../src/cli/run.js';
+import { TxlakeError } from '../src/domain/errors.js';
+import { DEFAULT_SEED, MAX_SEED } from '../src/sample/generator.js';
 
-type Benchmarks = typeof import('../../../bench/index.js');
+type Benchmarks = typeof import('./index.js');
 
 interface IngestBenchFlags {
   rows: string;
@@ -21,8 +23,7 @@ const DEFAULT_BENCH_ROWS = 10_000_000;
 const MAX_BENCH_ROWS = 1_000_000_000;
 
 function loadBenchmarks(): Promise<Benchmarks> {
-  // dist/src/cli/commands/ → dist/bench/: the benchmarks compile next to src/ (tsconfig rootDir ".").
-  return import('../../../bench/index.js');
+  return import('./index.js');
 }
 
 /** Stage lines on a terminal only: a benchmark's stdout is its report, and pipes stay quiet. */
@@ -41,12 +42,13 @@ function withDataOptions(command: Command, defaultRows: string, kept: string): C
     .option('--json', 'print the result as one JSON line instead of a table');
 }
 
-export function registerBench(program: Command): void {
-  const bench = program
-    .command('bench')
-    .description(
-      'run a benchmark of the project; it prints ratios against a baseline measured in the same run',
-    );
+export function buildBenchProgram(): Command {
+  const bench = new Command('txlake-bench')
+    .description('the benchmarks of txlake; each prints ratios against a baseline measured in the same run')
+    .option('--verbose', 'print stack traces of errors')
+    .showSuggestionAfterError()
+    .exitOverride();
+  oneLineErrors(bench);
 
   withDataOptions(
     bench
@@ -66,7 +68,7 @@ in a new DuckDB instance, then \`txlake ingest FILE --lake DIR --json\`. Wall ti
 are reported with the ratio txlake/baseline (target ≤ 2.0). Timings are printed, never asserted.
 
 Examples:
-  txlake bench ingest --rows 1000000
+  npm run bench -- ingest --rows 1000000
   npm run bench -- ingest --rows 10000000 --json`,
     )
     .action(async (flags: IngestBenchFlags) => {
@@ -129,7 +131,7 @@ row; for txlake and workers also the transactions endpoint while a 10,000-row ap
 swapped in under load. Never asserted.
 
 Examples:
-  txlake bench serve --rows 1000000 --seconds 5
+  npm run bench -- serve --rows 1000000 --seconds 5
   npm run bench -- serve --rows 10000000 --json`,
     )
     .action(async (flags: IngestBenchFlags & { seconds: string; connections: string; servers: string }) => {
@@ -158,4 +160,7 @@ Examples:
       });
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatServeReport(result));
     });
+  return bench;
 }
+
+await runProgram(buildBenchProgram(), process.argv);
