@@ -38,11 +38,6 @@ export function transactionTypeCode(type: TransactionType): number {
   return type === 'ReturnActivity' ? 1 : 0;
 }
 
-/** An empty batch of `userId` (an unknown user). */
-export function emptyBatch(userId: bigint): TransactionBatch {
-  return batchOfTransactions(userId, []);
-}
-
 /** The batch of a few transactions given in any order (a query's rows), sorted into the canonical order. */
 export function batchOfTransactions(userId: bigint, rows: readonly StoredTransaction[]): TransactionBatch {
   const sorted = [...rows].sort(compareV1Order);

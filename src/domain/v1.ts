@@ -1,9 +1,6 @@
 // The v1 answers (SPEC §4), wire-compatible with the old design: shapes, key order, rounding, ordering.
 
-import { halfEvenDollars } from './money.js';
 import { INT64_MAX, type TransactionType } from './schema.js';
-import { formatUtcDay, formatUtcSecond } from './time.js';
-import type { DailyMerchantSums } from './transaction-batch.js';
 
 /** A transaction as the lake stores it. Integers that may exceed 2^53 are bigint. */
 export interface StoredTransaction {
@@ -17,21 +14,6 @@ export interface StoredTransaction {
   microsecond: number;
 }
 
-/** One element of `GET /api/v1/data/transactions/{userId}`; keys in this order on the wire. */
-export interface V1Transaction {
-  user_id: bigint;
-  amount_in_dollars: bigint;
-  datetime: string;
-  merchant_type_code: number;
-}
-
-/** One element of `GET /api/v1/data/netAmount/{merchantTypeCode}`; keys in this order on the wire. */
-export interface V1DailyNet {
-  merchant_type_code: number;
-  net_amount_in_dollars: bigint;
-  date: string;
-}
-
 /** v1's order: (datetime, transaction_type, merchant_type_code, amount_cents) ascending. */
 export function compareV1Order(a: StoredTransaction, b: StoredTransaction): number {
   if (a.epochSecond !== b.epochSecond) return a.epochSecond - b.epochSecond;
@@ -39,23 +21,6 @@ export function compareV1Order(a: StoredTransaction, b: StoredTransaction): numb
   if (a.transactionType !== b.transactionType) return a.transactionType < b.transactionType ? -1 : 1;
   if (a.merchantTypeCode !== b.merchantTypeCode) return a.merchantTypeCode - b.merchantTypeCode;
   return a.amountCents === b.amountCents ? 0 : a.amountCents < b.amountCents ? -1 : 1;
-}
-
-export function toV1Transaction(t: StoredTransaction): V1Transaction {
-  return {
-    user_id: t.userId,
-    amount_in_dollars: halfEvenDollars(t.amountCents),
-    datetime: formatUtcSecond(t.epochSecond),
-    merchant_type_code: t.merchantTypeCode,
-  };
-}
-
-export function toV1DailyNet(sums: DailyMerchantSums): V1DailyNet {
-  return {
-    merchant_type_code: sums.merchantTypeCode,
-    net_amount_in_dollars: halfEvenDollars(sums.purchaseCents - sums.returnCents),
-    date: formatUtcDay(sums.day),
-  };
 }
 
 /** Digits of the largest INT64 (19): BigInt reads that many about as cheaply as one. */

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { INT64_MAX } from '../../src/domain/schema.js';
-import {
-  compareV1Order,
-  parseV1Id,
-  type StoredTransaction,
-  toV1DailyNet,
-  toV1Transaction,
-} from '../../src/domain/v1.js';
+import { compareV1Order, parseV1Id, type StoredTransaction } from '../../src/domain/v1.js';
+import { toV1DailyNet, toV1Transaction } from '../helpers/v1-shapes.js';
 
 const tx = (over: Partial<StoredTransaction>): StoredTransaction => ({
   userId: 1n,

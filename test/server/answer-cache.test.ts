@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { SnapshotView, TransactionStore } from '../../src/backends/store.js';
-import { emptyBatch } from '../../src/domain/transaction-batch.js';
+import { batchOfTransactions } from '../../src/domain/transaction-batch.js';
 import { AnswerCache } from '../../src/server/answer-cache.js';
 
 function view(id: number): SnapshotView {
@@ -15,7 +15,7 @@ function view(id: number): SnapshotView {
     rows: 0,
     lookup: { kind: 'memory', indexBytes: 0, loadMs: 0 },
     impaired: null,
-    transactionsOfUser: async (userId) => emptyBatch(userId),
+    transactionsOfUser: async (userId) => batchOfTransactions(userId, []),
     dailySumsOfMerchant: async () => [],
   };
 }

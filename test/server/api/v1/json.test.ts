@@ -13,15 +13,11 @@ import {
   transactionsOfBatch,
   transactionTypeCode,
 } from '../../../../src/domain/transaction-batch.js';
-import {
-  compareV1Order,
-  type StoredTransaction,
-  toV1DailyNet,
-  toV1Transaction,
-} from '../../../../src/domain/v1.js';
+import { compareV1Order, type StoredTransaction } from '../../../../src/domain/v1.js';
 import { dayText, v1DailyNetJson, v1TransactionsJson } from '../../../../src/server/api/v1/json.js';
 import { daysFromCivil, formatDay } from '../../../helpers/oracle.js';
 import { prng } from '../../../helpers/synthetic.js';
+import { toV1DailyNet, toV1Transaction } from '../../../helpers/v1-shapes.js';
 
 const FIRST_DAY = Number(daysFromCivil(1, 1, 1)); // 0001-01-01
 const LAST_DAY = Number(daysFromCivil(9999, 12, 31)); // 9999-12-31
