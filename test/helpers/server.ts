@@ -23,6 +23,8 @@ export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** The body's bytes as received (a gzip-encoded body is not text). */
+  bytes: Buffer;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
@@ -40,13 +42,15 @@ export function httpGet(
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
+        response.on('end', () => {
+          const bytes = Buffer.concat(chunks);
           resolve({
             status: response.statusCode ?? 0,
             headers: response.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
+            body: bytes.toString('utf8'),
+            bytes,
+          });
+        });
         response.on('error', reject);
       },
     );
@@ -74,11 +78,13 @@ export interface ServeOptions {
   readyTimeoutMs?: number;
   /** Resolve once /readyz answers 200 (default), or once it answers at all (a lake that cannot be served). */
   until?: 'ready' | 'listening';
+  /** Listen on this port (a server restarted where a load balancer expects it); default a free one. */
+  port?: number;
 }
 
 /** Start `txlake serve --lake lake` (or `start`) and resolve once GET /readyz answers 200. */
 export async function startServer(lake: string, options: ServeOptions = {}): Promise<RunningServer> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const args = [
     options.command ?? 'serve',
     '--lake',
