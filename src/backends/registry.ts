@@ -1,6 +1,7 @@
 // Opening a store by kind: the one place that knows every backend. Each is imported when opened, so a
 // server pays only for the engine it runs on (DuckDB's bindings, or ClickHouse's client).
 
+import type { ClickHouseConfig } from './clickhouse/cluster.js';
 import type { TransactionStore } from './store.js';
 
 /** The embedded backend: DuckDB over the lake's Parquet files, on this host (embedded-store.ts). */
@@ -13,7 +14,15 @@ export interface EmbeddedBackendConfig {
   pollIntervalMs?: number;
 }
 
-export type BackendConfig = EmbeddedBackendConfig;
+/** The ClickHouse backend: a cluster holding copies of the lake's snapshots (clickhouse-store.ts). */
+export interface ClickHouseBackendConfig {
+  kind: 'clickhouse';
+  clickhouse: ClickHouseConfig;
+  pollIntervalMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export type BackendConfig = EmbeddedBackendConfig | ClickHouseBackendConfig;
 
 export async function openStore(config: BackendConfig): Promise<TransactionStore> {
   switch (config.kind) {
@@ -23,6 +32,10 @@ export async function openStore(config: BackendConfig): Promise<TransactionStore
       const { LakeLayout } = await import('../lake/layout.js');
       await lakeRootExists(new LakeLayout(config.lake)); // a --lake that names a file is refused in words
       return EmbeddedStore.open(config);
+    }
+    case 'clickhouse': {
+      const { ClickHouseStore } = await import('./clickhouse/clickhouse-store.js');
+      return ClickHouseStore.open(config);
     }
   }
 }
@@ -36,6 +49,13 @@ export function describeBackend(config: BackendConfig): Record<string, unknown> 
         lake: config.lake,
         user_lookup: config.userLookup ?? 'memory',
         index_memory_bytes: config.indexMemoryBytes ?? 'a quarter of RAM',
+      };
+    case 'clickhouse':
+      return {
+        backend: 'clickhouse',
+        clickhouse_urls: config.clickhouse.urls,
+        clickhouse_cluster: config.clickhouse.cluster,
+        clickhouse_database: config.clickhouse.database,
       };
   }
 }

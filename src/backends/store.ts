@@ -6,7 +6,7 @@
 
 import type { DailyMerchantSums, TransactionBatch } from '../domain/transaction-batch.js';
 
-export const BACKEND_KINDS = ['embedded'] as const;
+export const BACKEND_KINDS = ['embedded', 'clickhouse'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
 /** One snapshot, answering queries until the store moves on. */

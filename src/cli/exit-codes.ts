@@ -10,6 +10,8 @@ export const EXIT = {
   inputError: 2,
   /** The share of rejected rows exceeded --max-reject-rate: nothing was committed. */
   tooManyRejects: 3,
+  /** The lake is as the command left it, but ClickHouse is behind it: `txlake clickhouse sync` catches up. */
+  clickhouseBehind: 4,
 } as const;
 
 export function exitCodeFor(kind: ErrorKind): number {
@@ -21,5 +23,7 @@ export function exitCodeFor(kind: ErrorKind): number {
       return EXIT.tooManyRejects;
     case 'lake':
       return EXIT.failure;
+    case 'clickhouse':
+      return EXIT.clickhouseBehind;
   }
 }

@@ -2,6 +2,7 @@
 // run.ts turns errors into one line and an exit code.
 
 import { Command } from 'commander';
+import { registerClickHouse, syncAfterLakeOperations } from './commands/clickhouse.js';
 import { registerDeleteUser } from './commands/delete-user.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHistory } from './commands/history.js';
@@ -25,6 +26,8 @@ export function buildProgram(): Command {
   registerDeleteUser(program);
   registerGenerate(program);
   registerStart(program);
+  registerClickHouse(program);
+  syncAfterLakeOperations(program);
   return program;
 }
 

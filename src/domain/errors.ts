@@ -9,6 +9,8 @@ export const ERROR_KINDS = [
   'usage',
   /** The lake is missing, locked by another writer, or damaged. */
   'lake',
+  /** The lake operation stands, but ClickHouse could not be brought to it (SPEC §7): `clickhouse sync`. */
+  'clickhouse',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

@@ -11,7 +11,12 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
-import { SnapshotUnavailable, type SnapshotView, type TransactionStore } from '../backends/store.js';
+import {
+  BackendUnavailable,
+  SnapshotUnavailable,
+  type SnapshotView,
+  type TransactionStore,
+} from '../backends/store.js';
 import { AnswerCache } from './answer-cache.js';
 import { v1Routes } from './api/v1/routes.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
@@ -132,6 +137,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof BackendUnavailable) {
+      // The engine behind the store (a ClickHouse node) is down or hung: an RFC 9457 problem on every route,
+      // v1's too (SPEC §7), and the next request tries again. The node's address stays in the log.
+      request.log.warn({ problem: error.message }, 'answer refused: the backend did not answer in time');
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .type('application/problem+json')
+        .serializer(JSON.stringify)
+        .send({
+          type: 'about:blank',
+          title: 'Service Unavailable',
+          status: 503,
+          detail: 'the database behind this server did not answer in time; try again shortly',
+        });
+    }
     if (error instanceof SnapshotUnavailable) {
       // The served snapshot's files changed on disk: no answer rather than a wrong one (the log has why).
       request.log.error({ problem: error.message }, 'answer refused: the served snapshot is damaged on disk');

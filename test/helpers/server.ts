@@ -82,13 +82,15 @@ export interface ServeOptions {
   port?: number;
 }
 
-/** Start `txlake serve --lake lake` (or `start`) and resolve once GET /readyz answers 200. */
-export async function startServer(lake: string, options: ServeOptions = {}): Promise<RunningServer> {
+/**
+ * Start `txlake serve --lake lake` (or `start`) and resolve once GET /readyz answers 200. A null lake
+ * passes no --lake (a server on the ClickHouse backend, configured by `extraArgs` or `env`).
+ */
+export async function startServer(lake: string | null, options: ServeOptions = {}): Promise<RunningServer> {
   const port = options.port ?? (await freePort());
   const args = [
     options.command ?? 'serve',
-    '--lake',
-    lake,
+    ...(lake === null ? [] : ['--lake', lake]),
     '--port',
     String(port),
     '--host',

@@ -8,8 +8,10 @@ import type { ServeOptions } from '../../server/start.js';
 import { DEFAULTS, resolveHost, resolveLakeDir, resolvePort } from '../config.js';
 import { parseByteSize, parseIntegerFlag } from '../flags.js';
 import { packageVersion } from '../version.js';
+import { addClickHouseOptions, type ClickHouseFlags, clickHouseConfigOf } from './clickhouse.js';
 
-interface ServeFlags {
+interface ServeFlags extends ClickHouseFlags {
+  backend?: string;
   lake?: string;
   host?: string;
   port?: string;
@@ -40,10 +42,44 @@ function parseUserLookup(text: string): 'memory' | 'parquet' {
   throw new TxlakeError('usage', `--user-lookup must be memory or parquet, got "${text}"`);
 }
 
+/** The backend to serve from: the lake on this host, or the ClickHouse copy of it (no lake needed). */
+async function backendOf(flags: ServeFlags): Promise<ServeOptions['backend']> {
+  const env = process.env;
+  const kind = flags.backend ?? env.TXLAKE_BACKEND ?? 'embedded';
+  if (kind === 'clickhouse') {
+    if (flags.lake !== undefined || flags.userLookup !== undefined || flags.indexMemory !== undefined)
+      throw new TxlakeError(
+        'usage',
+        '--backend clickhouse reads no lake: --lake, --user-lookup and --index-memory are for the embedded backend',
+      );
+    const clickhouse = await clickHouseConfigOf(flags);
+    if (clickhouse === null)
+      throw new TxlakeError(
+        'usage',
+        '--backend clickhouse needs TXLAKE_CLICKHOUSE_URL and TXLAKE_CLICKHOUSE_CLUSTER (or --clickhouse-url and --clickhouse-cluster)',
+      );
+    return { kind: 'clickhouse', clickhouse };
+  }
+  if (kind !== 'embedded')
+    throw new TxlakeError('usage', `--backend must be embedded or clickhouse, got "${kind}"`);
+  const lookupText = flags.userLookup ?? env.TXLAKE_USER_LOOKUP;
+  const indexText = flags.indexMemory ?? env.TXLAKE_INDEX_MEMORY;
+  return {
+    kind: 'embedded',
+    lake: resolveLakeDir(flags.lake),
+    ...(lookupText === undefined ? {} : { userLookup: parseUserLookup(lookupText) }),
+    ...(indexText === undefined ? {} : { indexMemoryBytes: parseByteSize('--index-memory', indexText) }),
+  };
+}
+
 export function registerServe(program: Command): void {
-  program
+  const serve = program
     .command('serve')
     .description('serve the lake over HTTP (API v1, OpenAPI at /openapi.json, docs at /docs)')
+    .option(
+      '--backend <kind>',
+      'embedded: the lake on this host; clickhouse: the ClickHouse copy of it, no lake needed (env TXLAKE_BACKEND, default embedded)',
+    )
     .option('--lake <dir>', `lake directory (env TXLAKE_LAKE, default ${DEFAULTS.lake})`)
     .option('--host <host>', `address to listen on (env TXLAKE_HOST, default ${DEFAULTS.host})`)
     .option('--port <port>', `port to listen on (env TXLAKE_PORT, default ${DEFAULTS.port})`)
@@ -63,48 +99,39 @@ export function registerServe(program: Command): void {
       '--answer-cache <size>',
       'memory for recent answers of the current snapshot, 0 = off (env TXLAKE_ANSWER_CACHE, default 64MB)',
     )
-    .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info')
-    .action(async (flags: ServeFlags) => {
-      const env = process.env;
-      const workersText = flags.workers ?? env.TXLAKE_WORKERS ?? '1';
-      const requested = parseIntegerFlag('--workers', workersText, 0, 256);
-      const workers = requested === 0 ? os.availableParallelism() : requested;
-      const lookupText = flags.userLookup ?? env.TXLAKE_USER_LOOKUP;
-      const indexText = flags.indexMemory ?? env.TXLAKE_INDEX_MEMORY;
-      const cacheText = flags.answerCache ?? env.TXLAKE_ANSWER_CACHE;
-      const options: ServeOptions = {
-        backend: {
-          kind: 'embedded',
-          lake: resolveLakeDir(flags.lake),
-          ...(lookupText === undefined ? {} : { userLookup: parseUserLookup(lookupText) }),
-          ...(indexText === undefined
-            ? {}
-            : { indexMemoryBytes: parseByteSize('--index-memory', indexText) }),
-        },
-        host: resolveHost(flags.host),
-        port: resolvePort(flags.port),
-        version: packageVersion(),
-        logLevel: flags.logLevel,
-        ...(cacheText === undefined ? {} : { answerCacheBytes: parseByteSize('--answer-cache', cacheText) }),
-      };
-      const { assertPortFree, isClusterWorker, leaveCluster, runClusterPrimary } = await import(
-        '../../server/cluster.js'
-      );
-      if (!isClusterWorker()) {
-        if (workers > 1) {
-          await assertPortFree(options.host, options.port); // before N workers each load the lake
-          process.exitCode = await runClusterPrimary({ workers, logLevel: flags.logLevel });
-        } else {
-          await serveUntilSignalled(options);
-        }
-        return;
+    .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info');
+  addClickHouseOptions(serve).action(async (flags: ServeFlags) => {
+    const env = process.env;
+    const workersText = flags.workers ?? env.TXLAKE_WORKERS ?? '1';
+    const requested = parseIntegerFlag('--workers', workersText, 0, 256);
+    const workers = requested === 0 ? os.availableParallelism() : requested;
+    const cacheText = flags.answerCache ?? env.TXLAKE_ANSWER_CACHE;
+    const options: ServeOptions = {
+      backend: await backendOf(flags),
+      host: resolveHost(flags.host),
+      port: resolvePort(flags.port),
+      version: packageVersion(),
+      logLevel: flags.logLevel,
+      ...(cacheText === undefined ? {} : { answerCacheBytes: parseByteSize('--answer-cache', cacheText) }),
+    };
+    const { assertPortFree, isClusterWorker, leaveCluster, runClusterPrimary } = await import(
+      '../../server/cluster.js'
+    );
+    if (!isClusterWorker()) {
+      if (workers > 1) {
+        await assertPortFree(options.host, options.port); // before N workers each load the lake
+        process.exitCode = await runClusterPrimary({ workers, logLevel: flags.logLevel });
+      } else {
+        await serveUntilSignalled(options);
       }
-      // A worker's channel to the primary keeps it alive: once it has stopped serving (or failed to
-      // start), it leaves the cluster so that it exits and the primary sees how.
-      try {
-        await serveUntilSignalled({ ...options, listenFirst: false });
-      } finally {
-        leaveCluster();
-      }
-    });
+      return;
+    }
+    // A worker's channel to the primary keeps it alive: once it has stopped serving (or failed to
+    // start), it leaves the cluster so that it exits and the primary sees how.
+    try {
+      await serveUntilSignalled({ ...options, listenFirst: false });
+    } finally {
+      leaveCluster();
+    }
+  });
 }

@@ -11,7 +11,14 @@ import { INT64_MAX, MERCHANT_CODE_MAX } from '../../../domain/schema.js';
 import { parseV1Id } from '../../../domain/v1.js';
 import { v1DailyNetJson } from './json.js';
 import { releaseBody, v1TransactionsBody } from './native-writer.js';
-import { ErrorBody, MerchantParams, UserIdParams, V1DailyNetSchema, V1TransactionSchema } from './schemas.js';
+import {
+  ErrorBody,
+  MerchantParams,
+  UnavailableBody,
+  UserIdParams,
+  V1DailyNetSchema,
+  V1TransactionSchema,
+} from './schemas.js';
 
 const EMPTY = Buffer.from('[]');
 
@@ -30,7 +37,12 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
           'In order of (datetime, transaction_type, merchant_type_code, amount_cents). Unknown ids answer [].',
         tags: ['v1'],
         params: UserIdParams,
-        response: { 200: Type.Array(V1TransactionSchema), 304: Type.Null(), 400: ErrorBody, 503: ErrorBody },
+        response: {
+          200: Type.Array(V1TransactionSchema),
+          304: Type.Null(),
+          400: ErrorBody,
+          503: UnavailableBody,
+        },
       },
     },
     async (request, reply) => {
@@ -60,7 +72,12 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
           'One element per UTC day with any transaction of that code, days ascending. Unknown codes answer [].',
         tags: ['v1'],
         params: MerchantParams,
-        response: { 200: Type.Array(V1DailyNetSchema), 304: Type.Null(), 400: ErrorBody, 503: ErrorBody },
+        response: {
+          200: Type.Array(V1DailyNetSchema),
+          304: Type.Null(),
+          400: ErrorBody,
+          503: UnavailableBody,
+        },
       },
     },
     async (request, reply) => {

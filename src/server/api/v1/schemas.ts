@@ -13,6 +13,23 @@ export const ErrorBody = Type.Object(
   { $id: 'V1Error', description: 'A client error, as the old design answered it' },
 );
 
+/** An RFC 9457 problem: what a 503 is when the engine behind the store does not answer (SPEC §7). */
+export const ProblemBody = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+  },
+  { $id: 'Problem', description: 'An RFC 9457 problem document (application/problem+json)' },
+);
+
+/** A 503: no snapshot to answer from (v1's error body), or the backend did not answer (a problem). */
+export const UnavailableBody = Type.Union([ErrorBody, ProblemBody], {
+  description:
+    'No snapshot can answer yet ({error}), or the database behind the server did not answer in time (a problem); Retry-After says when to try again',
+});
+
 /** A path id: validated by the handler (not the schema) so that the error body is v1's own. */
 export const UserIdParams = Type.Object({
   userId: Type.String({ description: 'The user id: ASCII digits (an INT64)', examples: ['31373'] }),

@@ -1,0 +1,253 @@
+// The ClickHouse backend's reader: a stateless API server answers from the snapshot ClickHouse serves (the
+// newest row of `served`, polled), needing no lake directory. User lookups are one query over the
+// Distributed table, restricted to the served snapshot's files on each shard; daily sums of the served
+// snapshot are small and held in memory (netAmount answers need no query). A node down or hung is a
+// BackendUnavailable within READ_TIMEOUT_MS, which the HTTP layer answers 503 with Retry-After.
+
+import type { ClickHouseClient } from '@clickhouse/client';
+import { TxlakeError } from '../../domain/errors.js';
+import type { DailyMerchantSums, TransactionBatch } from '../../domain/transaction-batch.js';
+import { SnapshotFollower } from '../follower.js';
+import {
+  BackendUnavailable,
+  type LookupInfo,
+  type SnapshotView,
+  type StoreListener,
+  type TransactionStore,
+} from '../store.js';
+import {
+  type ClickHouseConfig,
+  clickHouseCode,
+  clientFor,
+  describeClickHouseError,
+  isUnavailable,
+  READ_TIMEOUT_MS,
+  sqlCount,
+  sqlInt64,
+} from './cluster.js';
+
+export interface ClickHouseStoreOptions {
+  clickhouse: ClickHouseConfig;
+  /** How often the served snapshot is looked up, in ms (default 500: switches are followed within 2 s). */
+  pollIntervalMs?: number;
+  /** How long a query may take before the answer is a 503 (default READ_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
+}
+
+/** Bytes of one row in the RowBinary answer: type UInt8, code UInt16, cents Int64, epoch µs Int64. */
+const ROW_BYTES = 1 + 2 + 8 + 8;
+
+/** The nodes a reader may ask, the one that answered last first: a node that fails hands over to the next. */
+class Nodes {
+  private active = 0;
+  private readonly clients: { url: string; client: ClickHouseClient }[];
+
+  constructor(config: ClickHouseConfig, timeoutMs: number) {
+    this.clients = config.urls.map((url) => ({ url, client: clientFor(url, timeoutMs, config) }));
+  }
+
+  async run<T>(work: (client: ClickHouseClient) => Promise<T>): Promise<T> {
+    const node = this.clients[this.active % this.clients.length] as (typeof this.clients)[number];
+    try {
+      return await work(node.client);
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      // The next request asks the next node (each node can answer for the whole cluster).
+      this.active = (this.active + 1) % this.clients.length;
+      throw new BackendUnavailable(
+        `ClickHouse at ${node.url} did not answer: ${describeClickHouseError(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.client.close().catch(() => {})));
+  }
+}
+
+async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+class ClickHouseSnapshotView implements SnapshotView {
+  readonly impaired = null;
+  readonly lookup: LookupInfo;
+  private readonly userSql: (userId: bigint) => string;
+
+  constructor(
+    readonly id: number,
+    readonly created: string,
+    readonly rows: number,
+    private readonly nodes: Nodes,
+    database: string,
+    private readonly daily: Map<number, DailyMerchantSums[]>,
+    loadMs: number,
+  ) {
+    this.lookup = { kind: 'clickhouse', indexBytes: 0, loadMs };
+    const snapshot = sqlCount(id);
+    // Each shard reads its own copy of the snapshot's file list (a plain IN runs where the rows are).
+    this.userSql = (userId) =>
+      `SELECT transaction_type, merchant_type_code, amount_cents, epoch_us FROM ${database}.transactions
+       WHERE user_id = ${sqlInt64(userId)}
+         AND file_key IN (SELECT file_key FROM ${database}.snapshot_files WHERE snapshot = ${snapshot})
+       ORDER BY epoch_us, transaction_type, merchant_type_code, amount_cents
+       FORMAT RowBinary`;
+  }
+
+  async transactionsOfUser(userId: bigint): Promise<TransactionBatch> {
+    const body = await this.nodes.run(async (client) => {
+      const result = await client.exec({ query: this.userSql(userId) });
+      return readAll(result.stream as AsyncIterable<Buffer>);
+    });
+    const count = body.length / ROW_BYTES;
+    if (!Number.isInteger(count))
+      throw new Error(`ClickHouse answered ${body.length} bytes, not whole rows of ${ROW_BYTES}`);
+    const batch = {
+      userId,
+      start: 0,
+      end: count,
+      transactionType: new Uint8Array(count),
+      merchantTypeCode: new Uint16Array(count),
+      amountCents: new BigInt64Array(count),
+      epochMicros: new BigInt64Array(count),
+    };
+    for (let i = 0, at = 0; i < count; i++, at += ROW_BYTES) {
+      batch.transactionType[i] = body[at] as number;
+      batch.merchantTypeCode[i] = body.readUInt16LE(at + 1);
+      batch.amountCents[i] = body.readBigInt64LE(at + 3);
+      batch.epochMicros[i] = body.readBigInt64LE(at + 11);
+    }
+    return batch;
+  }
+
+  async dailySumsOfMerchant(merchantTypeCode: number): Promise<DailyMerchantSums[]> {
+    return this.daily.get(merchantTypeCode) ?? [];
+  }
+}
+
+export class ClickHouseStore implements TransactionStore {
+  readonly kind = 'clickhouse' as const;
+  private view: ClickHouseSnapshotView | null = null;
+  private loading: Promise<boolean> | null = null;
+  private refusal: string | null = null;
+  private follower: SnapshotFollower | null = null;
+  private readonly nodes: Nodes;
+  private readonly database: string;
+  private readonly pollIntervalMs: number;
+
+  private constructor(options: ClickHouseStoreOptions) {
+    this.nodes = new Nodes(options.clickhouse, options.requestTimeoutMs ?? READ_TIMEOUT_MS);
+    this.database = options.clickhouse.database;
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+  }
+
+  static async open(options: ClickHouseStoreOptions): Promise<ClickHouseStore> {
+    return new ClickHouseStore(options);
+  }
+
+  current(): SnapshotView | null {
+    return this.view;
+  }
+
+  problem(): string | null {
+    return this.refusal;
+  }
+
+  async follow(listener: StoreListener): Promise<void> {
+    this.follower = new SnapshotFollower(this, listener, this.pollIntervalMs);
+    await this.follower.start();
+  }
+
+  refresh(): Promise<boolean> {
+    this.loading ??= this.load()
+      .then(
+        (swapped) => {
+          this.refusal = null;
+          return swapped;
+        },
+        (error: unknown) => {
+          const serving = this.view ? `; still serving snapshot ${this.view.id}` : '';
+          this.refusal = `${(error as Error).message}${serving}`;
+          throw error;
+        },
+      )
+      .finally(() => {
+        this.loading = null;
+      });
+    return this.loading;
+  }
+
+  private async load(): Promise<boolean> {
+    const started = performance.now();
+    const db = this.database;
+    const rows = await this.read<{ snapshot: string; created: string; rows: string }>(
+      `SELECT snapshot, created, rows FROM ${db}.snapshots
+       WHERE snapshot = (SELECT snapshot FROM ${db}.served ORDER BY seq DESC LIMIT 1)`,
+    );
+    const served = rows[0];
+    if (served === undefined) return false; // nothing switched in yet: /readyz says there is no snapshot
+    const id = Number(served.snapshot);
+    if (id === this.view?.id) return false;
+    const sums = await this.read<{
+      merchant_type_code: number;
+      day: number;
+      purchase_cents: string;
+      return_cents: string;
+    }>(
+      `SELECT merchant_type_code, day, toString(purchase_cents) AS purchase_cents,
+         toString(return_cents) AS return_cents
+       FROM ${db}.daily_sums WHERE snapshot = ${sqlCount(id)} ORDER BY merchant_type_code, day`,
+    );
+    const daily = new Map<number, DailyMerchantSums[]>();
+    for (const row of sums) {
+      const list = daily.get(row.merchant_type_code) ?? [];
+      list.push({
+        merchantTypeCode: row.merchant_type_code,
+        day: row.day,
+        purchaseCents: BigInt(row.purchase_cents),
+        returnCents: BigInt(row.return_cents),
+      });
+      daily.set(row.merchant_type_code, list);
+    }
+    this.view = new ClickHouseSnapshotView(
+      id,
+      served.created,
+      Number(served.rows),
+      this.nodes,
+      db,
+      daily,
+      Math.round(performance.now() - started),
+    );
+    return true;
+  }
+
+  /** A small query of the catalog; a missing table says how txlake's tables come to be. */
+  private async read<T>(sql: string): Promise<T[]> {
+    try {
+      return await this.nodes.run(async (client) =>
+        (await client.query({ query: sql, format: 'JSONEachRow' })).json<T>(),
+      );
+    } catch (error) {
+      const code = clickHouseCode(error);
+      if (code === '60' || code === '81')
+        throw new TxlakeError(
+          'clickhouse',
+          `ClickHouse has no txlake tables in database ${this.database}: run \`txlake clickhouse sync\` with the lake`,
+        );
+      if (error instanceof BackendUnavailable) throw new TxlakeError('clickhouse', error.message);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.follower?.stop();
+    await this.loading?.catch(() => false);
+    this.view = null;
+    await this.nodes.close();
+  }
+}

@@ -1,0 +1,435 @@
+// Bringing ClickHouse to the lake (SPEC §7): every snapshot the lake retains is copied to the cluster, the
+// lake's current one is switched in, and the copies of snapshots vacuum removed are dropped. One idempotent
+// `syncClickHouse` does it after every lake operation and for `txlake clickhouse sync`: whatever it finds
+// (a first run, an outage that missed several operations, a sync stopped halfway), it does what is missing
+// and nothing twice. The lake stays the system of record: a file is copied only after its sha256 matched
+// the manifest, and the lake's writer lock is held throughout, so vacuum cannot remove a file mid-copy.
+
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { TxlakeError } from '../../domain/errors.js';
+import { type Engine, sqlString, withEngine } from '../../lake/engine.js';
+import { checkFile } from '../../lake/integrity.js';
+import { inspectLake, lakeProblemError } from '../../lake/lake-state.js';
+import type { LakeLayout } from '../../lake/layout.js';
+import { acquireWriterLock } from '../../lake/lock.js';
+import type { DataFile, SnapshotManifest } from '../../lake/manifest.js';
+import { readManifest } from '../../lake/snapshots.js';
+import { readVacuumed } from '../../lake/vacuumed.js';
+import {
+  type ClickHouseConfig,
+  clientFor,
+  describeClickHouseError,
+  sqlCount,
+  sqlText,
+  WRITE_TIMEOUT_MS,
+} from './cluster.js';
+import { createStatements, DAILY_SUM_COLUMNS, TRANSACTION_COLUMNS } from './tables.js';
+
+/** ClickHouse could not be brought to the lake: the lake is untouched, `clickhouse sync` finishes the job. */
+export class ClickHouseBehind extends TxlakeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('clickhouse', message, options);
+  }
+}
+
+export interface SyncResult {
+  /** The snapshot every node serves now (the lake's current), or null for a lake with none. */
+  served: number | null;
+  /** Snapshots copied by this sync. */
+  published: number[];
+  /** Lake files whose rows this sync loaded, and how many rows they held. */
+  loadedFiles: number;
+  loadedRows: number;
+  /** Snapshots whose copies were dropped (vacuumed from the lake), and files no copy needs any more. */
+  dropped: number[];
+  droppedFiles: number;
+  nodes: number;
+}
+
+/** One node as the writer sees it: its client, its shard, and what it holds. */
+interface Node {
+  url: string;
+  client: ClickHouseClient;
+  shard: number;
+  files: Set<bigint>;
+  snapshots: Map<number, string>;
+  served: number | null;
+  nextSeq: bigint;
+}
+
+/**
+ * A stable key per lake file: its path and its content. A path is never reused for other bytes, but the
+ * content is part of the key so that a file restored with other bytes can never pass for the loaded one.
+ */
+export function fileKeyOf(file: DataFile): bigint {
+  const digest = createHash('sha256').update(`${file.path}\0${file.sha256}`).digest();
+  return digest.readBigUInt64BE(0) >> 1n; // 63 bits: positive in every engine that reads it as Int64
+}
+
+async function query<T>(client: ClickHouseClient, sql: string): Promise<T[]> {
+  const result = await client.query({ query: sql, format: 'JSONEachRow' });
+  return result.json<T>();
+}
+
+/** Run `step` on a node; a failure names the node and what was being done, in one line. */
+async function onNode<T>(node: { url: string }, doing: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof TxlakeError) throw error;
+    throw new ClickHouseBehind(
+      `ClickHouse at ${node.url} failed while ${doing}: ${describeClickHouseError(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+export interface SyncOptions {
+  notice?: (message: string) => void;
+  /** How long readers get to move off a snapshot before its copy goes (default READER_GRACE_MS). */
+  readerGraceMs?: number;
+}
+
+/** Readers follow `served` within 500 ms and give up a query after 1.5 s: 4 s covers both, twice over. */
+export const READER_GRACE_MS = 4_000;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function syncClickHouse(
+  layout: LakeLayout,
+  config: ClickHouseConfig,
+  options: SyncOptions = {},
+): Promise<SyncResult> {
+  const notice = options.notice ?? (() => {});
+  const lock = await acquireWriterLock(layout, 'clickhouse sync', notice);
+  const clients = config.urls.map((url) => ({ url, client: clientFor(url, WRITE_TIMEOUT_MS, config) }));
+  try {
+    const state = await inspectLake(layout);
+    if (state.problem) throw lakeProblemError(state);
+    const retained: SnapshotManifest[] = [];
+    const shaOf = new Map<number, string>();
+    for (const record of state.committed.values()) {
+      const reading = await readManifest(layout, record.id);
+      if (reading.kind === 'ok' && reading.sha256 === record.manifest_sha256) {
+        retained.push(reading.manifest);
+        shaOf.set(record.id, record.manifest_sha256);
+      }
+    }
+    const vacuumed = await readVacuumed(layout);
+    const first = [...state.committed.values()].sort((a, b) => a.id - b.id)[0];
+    const nodes = await Promise.all(clients.map((c) => openNode(c.url, c.client, config)));
+    // One lake per database: a second lake publishing into it would mix its snapshots with ours.
+    if (first !== undefined)
+      for (const node of nodes) await claimForLake(node, config, first.manifest_sha256, layout.root);
+    const shards = await onNode(nodes[0] as Node, 'reading the shards of the cluster', () =>
+      query<{ shard_num: number }>(
+        (nodes[0] as Node).client,
+        `SELECT DISTINCT shard_num FROM system.clusters WHERE cluster = ${sqlText(config.cluster)} ORDER BY shard_num`,
+      ),
+    );
+    // Every node needs the snapshots' file lists (a shard reads its own), so a writer must reach them all.
+    for (const { shard_num: shard } of shards)
+      if (!nodes.some((node) => node.shard === Number(shard)))
+        throw new ClickHouseBehind(
+          `no endpoint of TXLAKE_CLICKHOUSE_URL is a node of shard ${shard} of cluster ${config.cluster}: a writer needs every node's endpoint`,
+        );
+    for (const node of nodes)
+      for (const [id, sha] of node.snapshots) {
+        const lakeSha = shaOf.get(id) ?? state.committed.get(id)?.manifest_sha256;
+        if (lakeSha !== undefined && lakeSha !== sha)
+          throw new ClickHouseBehind(
+            `ClickHouse at ${node.url} holds a snapshot ${id} that is not this lake's (another lake publishes to database ${config.database}?): give this lake its own TXLAKE_CLICKHOUSE_DATABASE`,
+          );
+      }
+
+    const result: SyncResult = {
+      served: state.current?.id ?? null,
+      published: [],
+      loadedFiles: 0,
+      loadedRows: 0,
+      dropped: [],
+      droppedFiles: 0,
+      nodes: nodes.length,
+    };
+    const needed = new Map<bigint, DataFile>();
+    for (const manifest of retained) for (const file of manifest.files) needed.set(fileKeyOf(file), file);
+    const missing = [...needed].filter(([key]) => nodes.some((node) => !node.files.has(key)));
+    if (missing.length > 0) {
+      const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'txlake-clickhouse-'));
+      try {
+        await withEngine(async (engine) => {
+          for (const [key, file] of missing) {
+            result.loadedRows += await loadFile(engine, layout, nodes, key, file, scratch, config);
+            result.loadedFiles++;
+          }
+        });
+      } finally {
+        await fs.rm(scratch, { recursive: true, force: true });
+      }
+    }
+    for (const manifest of retained) {
+      const lacking = nodes.filter((node) => !node.snapshots.has(manifest.id));
+      if (lacking.length === 0) continue;
+      const sums = await dailySumsText(layout, manifest);
+      for (const node of lacking)
+        await publishSnapshot(node, config, manifest, shaOf.get(manifest.id) as string, sums);
+      result.published.push(manifest.id);
+    }
+    if (state.current !== null) {
+      const current = state.current.id;
+      for (const node of nodes)
+        if (node.served !== current)
+          await onNode(node, `switching to snapshot ${current}`, () =>
+            node.client.command({
+              query: `INSERT INTO ${config.database}.served (seq, snapshot, switched) VALUES (${node.nextSeq}, ${sqlCount(current)}, now())`,
+            }),
+          );
+    }
+    // Copies of what vacuum removed from the lake go; a snapshot the lake lost without a vacuum stays (it
+    // may be the only copy left of it). Its `snapshots` row goes from every node first, then, after readers
+    // still answering from it have moved on (they poll `served` every 500 ms and give up a query after
+    // 1.5 s), its file lists and sums, then the rows of files no remaining snapshot names.
+    const stale = new Map<Node, number[]>();
+    for (const node of nodes) {
+      const ids = [...node.snapshots.keys()].filter((id) => vacuumed.has(id) && id !== state.current?.id);
+      if (ids.length === 0) continue;
+      stale.set(node, ids);
+      for (const id of ids)
+        await onNode(node, `dropping its copy of snapshot ${id}`, () =>
+          node.client.command({
+            query: `ALTER TABLE ${config.database}.snapshots DROP PARTITION ${sqlCount(id)}`,
+          }),
+        );
+      for (const id of ids) if (!result.dropped.includes(id)) result.dropped.push(id);
+    }
+    if (stale.size > 0) await pause(options.readerGraceMs ?? READER_GRACE_MS);
+    for (const [node, ids] of stale) for (const id of ids) await dropSnapshotLists(node, config, id);
+    const droppedFiles = new Set<bigint>();
+    for (const node of nodes) {
+      const listed = await onNode(node, 'listing the files its snapshots need', () =>
+        query<{ file_key: string }>(
+          node.client,
+          `SELECT DISTINCT file_key FROM ${config.database}.snapshot_files`,
+        ),
+      );
+      const stillNeeded = new Set(listed.map((row) => BigInt(row.file_key)));
+      for (const key of node.files)
+        if (!stillNeeded.has(key) && !needed.has(key)) {
+          await onNode(node, 'dropping the rows of a file no snapshot needs', async () => {
+            await node.client.command({
+              query: `ALTER TABLE ${config.database}.files DROP PARTITION ${key}`,
+            });
+            await node.client.command({
+              query: `ALTER TABLE ${config.database}.transactions_local DROP PARTITION ${key}`,
+            });
+          });
+          droppedFiles.add(key);
+        }
+    }
+    result.dropped.sort((a, b) => a - b);
+    result.droppedFiles = droppedFiles.size;
+    return result;
+  } finally {
+    await Promise.all(clients.map((c) => c.client.close().catch(() => {})));
+    await lock.release();
+  }
+}
+
+async function claimForLake(node: Node, config: ClickHouseConfig, identity: string, root: string) {
+  const db = config.database;
+  const claims = await onNode(node, 'reading whose copy it holds', () =>
+    query<{ identity: string; root: string }>(node.client, `SELECT identity, root FROM ${db}.lake`),
+  );
+  const other = claims.find((claim) => claim.identity !== identity);
+  if (other)
+    throw new ClickHouseBehind(
+      `ClickHouse at ${node.url} holds another lake's copy in database ${db} (the lake at ${other.root}): give this lake its own TXLAKE_CLICKHOUSE_DATABASE`,
+    );
+  if (claims.length === 0)
+    await onNode(node, 'claiming its database for this lake', () =>
+      node.client.command({
+        query: `INSERT INTO ${db}.lake (identity, root, claimed) VALUES (${sqlText(identity)}, ${sqlText(root)}, now())`,
+      }),
+    );
+}
+
+async function openNode(url: string, client: ClickHouseClient, config: ClickHouseConfig): Promise<Node> {
+  const node = { url };
+  const db = config.database;
+  await onNode(node, 'creating txlake tables', async () => {
+    for (const statement of createStatements(db, config.cluster)) await client.command({ query: statement });
+  });
+  const local = await onNode(node, 'reading its cluster configuration', () =>
+    query<{ shard_num: number }>(
+      client,
+      `SELECT shard_num FROM system.clusters WHERE cluster = ${sqlText(config.cluster)} AND is_local = 1`,
+    ),
+  );
+  if (local.length === 0)
+    throw new ClickHouseBehind(
+      `ClickHouse at ${url} is not a node of cluster ${config.cluster} (no such cluster in its remote_servers, or it is not one of the cluster's hosts)`,
+    );
+  const [files, snapshots, served] = await onNode(node, 'reading what it holds', () =>
+    Promise.all([
+      query<{ file_key: string }>(client, `SELECT file_key FROM ${db}.files`),
+      query<{ snapshot: string; manifest_sha256: string }>(
+        client,
+        `SELECT snapshot, manifest_sha256 FROM ${db}.snapshots`,
+      ),
+      query<{ seq: string; snapshot: string }>(
+        client,
+        `SELECT seq, snapshot FROM ${db}.served ORDER BY seq DESC LIMIT 1`,
+      ),
+    ]),
+  );
+  const last = served[0];
+  return {
+    url,
+    client,
+    shard: Number(local[0]?.shard_num),
+    files: new Set(files.map((row) => BigInt(row.file_key))),
+    snapshots: new Map(snapshots.map((row) => [Number(row.snapshot), row.manifest_sha256])),
+    served: last ? Number(last.snapshot) : null,
+    nextSeq: last ? BigInt(last.seq) + 1n : 1n,
+  };
+}
+
+/**
+ * Load one lake file's rows: hashed first (never copy bytes the manifest does not vouch for), written as
+ * TabSeparated by DuckDB, cleared from every node (what a half-done earlier load left), inserted through the
+ * Distributed table synchronously (ClickHouse routes each row to its shard), counted across the cluster,
+ * and only then marked loaded on every node.
+ */
+async function loadFile(
+  engine: Engine,
+  layout: LakeLayout,
+  nodes: Node[],
+  key: bigint,
+  file: DataFile,
+  scratch: string,
+  config: ClickHouseConfig,
+): Promise<number> {
+  const problem = await checkFile(layout, file);
+  if (problem)
+    throw new TxlakeError(
+      'lake',
+      `${file.path} ${problem}; nothing of it was copied to ClickHouse. Run \`txlake verify --lake ${layout.root}\` and restore the file from a backup`,
+    );
+  const db = config.database;
+  const source = `read_parquet([${sqlString(layout.resolve(file.path))}], hive_partitioning = true, hive_types = {'transaction_type': VARCHAR})`;
+  const tsv = path.join(scratch, `${key}.tsv`);
+  const [copied] = await engine.rows<{ Count: bigint }>(
+    `COPY (
+       SELECT user_id, epoch_us(datetime) AS epoch_us,
+         CASE transaction_type WHEN 'ReturnActivity' THEN 1 ELSE 0 END AS transaction_type,
+         merchant_type_code, amount_cents, ${key}::UBIGINT AS file_key
+       FROM ${source}
+     ) TO ${sqlString(tsv)} (FORMAT csv, DELIMITER '\t', HEADER false)`,
+  );
+  const rows = Number(copied?.Count ?? 0);
+  if (rows !== file.rows)
+    throw new TxlakeError('lake', `${file.path} holds ${rows} rows, its manifest says ${file.rows}`);
+  for (const node of nodes)
+    await onNode(node, `clearing what an earlier load of ${file.path} left`, async () => {
+      await node.client.command({ query: `ALTER TABLE ${db}.files DROP PARTITION ${key}` });
+      await node.client.command({ query: `ALTER TABLE ${db}.transactions_local DROP PARTITION ${key}` });
+      node.files.delete(key);
+    });
+  const entry = nodes[0] as Node;
+  await onNode(entry, `loading ${file.path}`, async () => {
+    if (rows > 0)
+      await entry.client.insert({
+        table: `${db}.transactions`,
+        values: createReadStream(tsv),
+        format: 'TabSeparated',
+        columns: [...TRANSACTION_COLUMNS],
+        // Every shard has its rows when the insert returns, or the insert fails: no queue to wait for.
+        clickhouse_settings: { insert_distributed_sync: 1 },
+      });
+    const [counted] = await query<{ rows: string }>(
+      entry.client,
+      `SELECT count() AS rows FROM ${db}.transactions WHERE file_key = ${key}`,
+    );
+    if (Number(counted?.rows) !== rows)
+      throw new ClickHouseBehind(
+        `the cluster holds ${counted?.rows} rows of ${file.path} after loading ${rows}`,
+      );
+  });
+  for (const node of nodes) {
+    await onNode(node, `recording that ${file.path} is loaded`, () =>
+      node.client.command({
+        query: `INSERT INTO ${db}.files (file_key, path, sha256, rows, loaded) VALUES (${key}, ${sqlText(file.path)}, ${sqlText(file.sha256)}, ${sqlCount(file.rows)}, now())`,
+      }),
+    );
+    node.files.add(key);
+  }
+  return rows;
+}
+
+/** The snapshot's daily sums as TabSeparated rows of daily_sums (small: codes × days). */
+async function dailySumsText(layout: LakeLayout, manifest: SnapshotManifest): Promise<string> {
+  const problem = await checkFile(layout, manifest.daily_sums);
+  if (problem)
+    throw new TxlakeError(
+      'lake',
+      `${manifest.daily_sums.path} ${problem}; snapshot ${manifest.id} was not copied to ClickHouse. Run \`txlake verify --lake ${layout.root}\``,
+    );
+  const rows = await withEngine((engine) =>
+    engine.rows<{ line: string }>(
+      `SELECT concat_ws('\t', ${manifest.id}, merchant_type_code, (day - DATE '1970-01-01')::INTEGER,
+         purchase_cents::VARCHAR, return_cents::VARCHAR, rows) AS line
+       FROM read_parquet(${sqlString(layout.resolve(manifest.daily_sums.path))})`,
+    ),
+  );
+  return rows.map((row) => `${row.line}\n`).join('');
+}
+
+/** A snapshot's catalog on one node: its file list and daily sums, then its row in `snapshots` last. */
+async function publishSnapshot(
+  node: Node,
+  config: ClickHouseConfig,
+  manifest: SnapshotManifest,
+  manifestSha256: string,
+  dailySums: string,
+): Promise<void> {
+  const db = config.database;
+  const id = sqlCount(manifest.id);
+  await onNode(node, `copying snapshot ${manifest.id}`, async () => {
+    // What an earlier, interrupted copy of this snapshot left goes first.
+    await node.client.command({ query: `ALTER TABLE ${db}.snapshot_files DROP PARTITION ${id}` });
+    await node.client.command({ query: `ALTER TABLE ${db}.daily_sums DROP PARTITION ${id}` });
+    if (manifest.files.length > 0)
+      await node.client.command({
+        query: `INSERT INTO ${db}.snapshot_files (snapshot, file_key) VALUES ${manifest.files
+          .map((file) => `(${id}, ${fileKeyOf(file)})`)
+          .join(', ')}`,
+      });
+    if (dailySums !== '')
+      await node.client.insert({
+        table: `${db}.daily_sums`,
+        values: Readable.from([Buffer.from(dailySums)], { objectMode: false }),
+        format: 'TabSeparated',
+        columns: [...DAILY_SUM_COLUMNS],
+      });
+    await node.client.command({
+      query: `INSERT INTO ${db}.snapshots (snapshot, manifest_sha256, created, operation, rows, published) VALUES (${id}, ${sqlText(manifestSha256)}, ${sqlText(manifest.created)}, ${sqlText(manifest.operation)}, ${sqlCount(manifest.rows)}, now())`,
+    });
+  });
+  node.snapshots.set(manifest.id, manifestSha256);
+}
+
+async function dropSnapshotLists(node: Node, config: ClickHouseConfig, id: number): Promise<void> {
+  await onNode(node, `dropping its copy of snapshot ${id}`, async () => {
+    for (const table of ['snapshot_files', 'daily_sums'])
+      await node.client.command({
+        query: `ALTER TABLE ${config.database}.${table} DROP PARTITION ${sqlCount(id)}`,
+      });
+  });
+  node.snapshots.delete(id);
+}

@@ -1,0 +1,418 @@
+// The ClickHouse backend on a real 2-shard cluster (two clickhouse-server processes on 127.0.0.1): lake
+// operations bring ClickHouse to each new snapshot; a server on `--backend clickhouse` answers v1 exactly as
+// the oracle and byte for byte as the embedded backend; it follows switches; a node down or hung is a 503
+// problem within 2 s and answers resume without a restart; a ClickHouse failure leaves the lake commit
+// standing and exits 4 until `txlake clickhouse sync` catches up.
+
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClickHouseCluster } from '../helpers/clickhouse-cluster.js';
+import { csvText, type TxRow, writeCsvFile } from '../helpers/csv-file.js';
+import { type OracleRow, oracleIngest, V1Oracle } from '../helpers/oracle.js';
+import { type RunningServer, startServer } from '../helpers/server.js';
+import { cornerCaseTransactions, randomTransactions } from '../helpers/synthetic.js';
+import {
+  assertBuilt,
+  describeRun,
+  errorLine,
+  ingest,
+  parseJsonOutput,
+  runTxlake,
+  TempDirs,
+} from '../helpers/txlake.js';
+import { describeMismatches, v1Mismatches } from '../helpers/v1-compare.js';
+
+const ABSENT_USERS = [2n, 3n, 123456789n, 9223372036854775805n, 9223372036854775808n, 10n ** 20n];
+const ABSENT_CODES = [1n, 9998n, 10000n, 10n ** 20n];
+const MARKER_USER = 777000777n;
+
+/** Paths whose answers (status, type, body) must be the same on both backends: v1 seeds, errors, odd ids. */
+const CONFORMANCE_PATHS = [
+  '/api/v1/data/transactions/31373',
+  '/api/v1/data/transactions/0031373',
+  '/api/v1/data/transactions/-5',
+  '/api/v1/data/transactions/abc',
+  '/api/v1/data/transactions/1.5',
+  '/api/v1/data/transactions/%31',
+  '/api/v1/data/transactions/99999999999999999999999',
+  '/api/v1/data/netAmount/5310',
+  '/api/v1/data/netAmount/05310',
+  '/api/v1/data/netAmount/xyz',
+  '/api/v1/data/netAmount/100000',
+  '/api/v1/data/nothing',
+];
+
+const temp = new TempDirs();
+let cluster: ClickHouseCluster;
+let dir = '';
+let lake = '';
+let firstRows: OracleRow[] = [];
+let bothRows: OracleRow[] = [];
+let clickhouseServer: RunningServer | undefined;
+let embeddedServer: RunningServer | undefined;
+
+function txlake(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return runTxlake(args, { env: { ...cluster.env, ...env }, timeoutMs: 120_000 });
+}
+
+async function status(): Promise<{ lake_current: number | null; up_to_date: boolean; nodes: NodeInfo[] }> {
+  const args = ['clickhouse', 'status', '--lake', lake, '--json'];
+  return parseJsonOutput(args, await txlake(args));
+}
+
+interface NodeInfo {
+  url: string;
+  problem: string | null;
+  shard: number | null;
+  served: number | null;
+  snapshots: number[];
+  rows: number;
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | null>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A server on the ClickHouse backend without an answer cache: every answer below is ClickHouse's. */
+function startClickHouseServer(env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
+  return startServer(null, {
+    extraArgs: ['--backend', 'clickhouse', '--answer-cache', '0'],
+    env: { ...cluster.env, ...env },
+  });
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  cluster = await ClickHouseCluster.start({ shards: 2 });
+  dir = temp.make();
+  lake = path.join(dir, 'lake');
+  const first: TxRow[] = [
+    ...randomTransactions({ seed: 5, rows: 3000, users: 400 }),
+    ...cornerCaseTransactions(),
+  ];
+  const second: TxRow[] = [
+    ...randomTransactions({ seed: 6, rows: 500, users: 100, userOffset: 9n }),
+    {
+      user_id: String(MARKER_USER),
+      transaction_type: 'ReturnActivity',
+      merchant_type_code: '6011',
+      amount_cents: '2550',
+      datetime: '2023-05-20T23:59:59.999999',
+    },
+  ];
+  const firstText = csvText(first);
+  const secondText = csvText(second);
+  writeCsvFile(path.join(dir, 'first.csv'), firstText);
+  writeCsvFile(path.join(dir, 'second.csv'), secondText);
+  firstRows = oracleIngest(firstText).rows;
+  bothRows = [...firstRows, ...oracleIngest(secondText).rows];
+}, 120_000);
+
+afterAll(async () => {
+  await clickhouseServer?.stop();
+  await embeddedServer?.stop();
+  await cluster?.stop();
+  temp.cleanup();
+});
+
+describe('ClickHouse backend', () => {
+  it('an ingest with ClickHouse configured copies the snapshot to both shards and switches to it', async () => {
+    await ingest([path.join(dir, 'first.csv')], lake, [], { env: cluster.env });
+    const report = await status();
+    expect(report.up_to_date).toBe(true);
+    expect(report.nodes.map((n) => n.shard).sort()).toEqual([1, 2]);
+    for (const node of report.nodes) {
+      expect(node.served).toBe(report.lake_current);
+      expect(node.rows, 'each shard holds a share of the rows').toBeGreaterThan(firstRows.length / 5);
+    }
+    expect(report.nodes.reduce((sum, n) => sum + n.rows, 0)).toBe(firstRows.length);
+  });
+
+  it('a server on --backend clickhouse answers every user and code as the oracle does', async () => {
+    clickhouseServer = await startClickHouseServer();
+    const readyz = JSON.parse((await clickhouseServer.get('/readyz')).body);
+    expect(readyz).toMatchObject({ status: 'ready', rows: firstRows.length, user_lookup: 'clickhouse' });
+    const mismatches = await v1Mismatches(
+      clickhouseServer,
+      new V1Oracle(firstRows),
+      ABSENT_USERS,
+      ABSENT_CODES,
+    );
+    expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+  });
+
+  it('answers every conformance path byte for byte as the embedded backend does', async () => {
+    embeddedServer = await startServer(lake);
+    for (const p of CONFORMANCE_PATHS) {
+      const [a, b] = await Promise.all([clickhouseServer?.get(p), embeddedServer.get(p)]);
+      expect(`${a?.status} ${a?.headers['content-type']} ${a?.body}`, p).toBe(
+        `${b?.status} ${b?.headers['content-type']} ${b?.body}`,
+      );
+      expect(a?.headers.etag, p).toBe(b?.headers.etag);
+    }
+  });
+
+  it('follows an append within 2 s, and answers both files exactly', async () => {
+    const server = clickhouseServer as RunningServer;
+    await ingest([path.join(dir, 'second.csv')], lake, [], { env: cluster.env });
+    const committed = Date.now();
+    await eventually(
+      'the appended marker user',
+      async () =>
+        (await server.get(`/api/v1/data/transactions/${MARKER_USER}`)).body !== '[]' ? true : null,
+      5_000,
+    );
+    expect(Date.now() - committed).toBeLessThan(2_000);
+    const mismatches = await v1Mismatches(server, new V1Oracle(bothRows), ABSENT_USERS, ABSENT_CODES);
+    expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+  });
+
+  it('delete-user erases the user from ClickHouse answers; rollback brings the earlier content back', async () => {
+    const server = clickhouseServer as RunningServer;
+    const victim = bothRows[0]?.userId as bigint;
+    const before = (await server.get(`/api/v1/data/transactions/${victim}`)).body;
+    expect(before).not.toBe('[]');
+    const erased = await txlake(['delete-user', String(victim), '--lake', lake]);
+    expect(erased.code, describeRun(['delete-user'], erased)).toBe(0);
+    await eventually(
+      'the erasure served',
+      async () => ((await server.get(`/api/v1/data/transactions/${victim}`)).body === '[]' ? true : null),
+      2_000,
+    );
+    const remaining = bothRows.filter((r) => r.userId !== victim);
+    const mismatches = await v1Mismatches(server, new V1Oracle(remaining), [victim], []);
+    expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+
+    const report = await status();
+    const previous = (report.lake_current as number) - 1;
+    const rolled = await txlake(['rollback', String(previous), '--lake', lake]);
+    expect(rolled.code, describeRun(['rollback'], rolled)).toBe(0);
+    await eventually(
+      'the rollback served',
+      async () => ((await server.get(`/api/v1/data/transactions/${victim}`)).body === before ? true : null),
+      2_000,
+    );
+  });
+
+  it('vacuum drops the copies of the snapshots it removed, and the server keeps answering', async () => {
+    const before = await status();
+    const held = before.nodes[0]?.snapshots ?? [];
+    expect(held.length).toBeGreaterThan(1);
+    const vacuumed = await txlake(['vacuum', '--retain', '0', '--lake', lake]);
+    expect(vacuumed.code, describeRun(['vacuum'], vacuumed)).toBe(0);
+    const after = await status();
+    for (const node of after.nodes) expect(node.snapshots).toEqual([after.lake_current]);
+    expect(after.nodes.reduce((sum, n) => sum + n.rows, 0)).toBe(bothRows.length);
+    const mismatches = await v1Mismatches(clickhouseServer as RunningServer, new V1Oracle(bothRows), [], []);
+    expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+  });
+
+  it('a node down: user answers are 503 problems with Retry-After within 2 s, then resume without a restart', async () => {
+    const server = clickhouseServer as RunningServer;
+    const user = bothRows[1]?.userId as bigint;
+    const healthy = await server.get(`/api/v1/data/transactions/${user}`);
+    expect(healthy.status).toBe(200);
+    await cluster.stopNode(1);
+    try {
+      const started = Date.now();
+      const down = await server.get(`/api/v1/data/transactions/${user}`);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(down.status).toBe(503);
+      expect(down.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(down.headers['retry-after']).toBe('1');
+      expect(JSON.parse(down.body)).toMatchObject({ status: 503, title: 'Service Unavailable' });
+      expect(down.body).not.toContain('127.0.0.1'); // the node's address stays in the log
+      // netAmount is answered from the sums held in memory
+      const code = bothRows[0]?.code as number;
+      expect((await server.get(`/api/v1/data/netAmount/${code}`)).status).toBe(200);
+    } finally {
+      await cluster.startNode(1);
+    }
+    await eventually(
+      'answers after the node came back',
+      async () => ((await server.get(`/api/v1/data/transactions/${user}`)).status === 200 ? true : null),
+      10_000,
+    );
+    expect((await server.get(`/api/v1/data/transactions/${user}`)).body).toBe(healthy.body);
+  });
+
+  it('a hung node (SIGSTOP): a 503 within 2 s, never a hang; answers resume on SIGCONT', async () => {
+    const server = clickhouseServer as RunningServer;
+    const user = bothRows[2]?.userId as bigint;
+    cluster.pauseNode(1);
+    try {
+      const started = Date.now();
+      const hung = await server.get(`/api/v1/data/transactions/${user}`);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(hung.status).toBe(503);
+      expect(hung.headers['retry-after']).toBe('1');
+    } finally {
+      cluster.resumeNode(1);
+    }
+    await eventually(
+      'answers after the node resumed',
+      async () => ((await server.get(`/api/v1/data/transactions/${user}`)).status === 200 ? true : null),
+      10_000,
+    );
+  });
+
+  it('ClickHouse down during an ingest: the commit stands, exit 4 in one line; clickhouse sync catches up', async () => {
+    const server = clickhouseServer as RunningServer;
+    const late = 888000888n;
+    const file = writeCsvFile(
+      path.join(dir, 'late.csv'),
+      csvText([
+        {
+          user_id: String(late),
+          transaction_type: 'PurchaseActivity',
+          merchant_type_code: '5411',
+          amount_cents: '1234',
+          datetime: '2023-06-01T10:00:00',
+        },
+      ]),
+    );
+    await cluster.stopNode(0);
+    let result: Awaited<ReturnType<typeof txlake>>;
+    try {
+      result = await txlake(['ingest', file, '--lake', lake]);
+    } finally {
+      await cluster.startNode(0);
+    }
+    expect(result.code, describeRun(['ingest'], result)).toBe(4);
+    expect(errorLine(result)).toMatch(
+      /^error: the ingest stands in the lake, but ClickHouse is behind it: .*; run `txlake clickhouse sync` once that is fixed$/,
+    );
+    expect(result.stdout).toContain('committed snapshot');
+    const behind = await txlake(['clickhouse', 'status', '--lake', lake]);
+    expect(behind.code).toBe(4);
+    expect(behind.stdout).toContain('behind:');
+    expect((await server.get(`/api/v1/data/transactions/${late}`)).body).toBe('[]'); // still the old snapshot
+
+    const synced = await txlake(['clickhouse', 'sync', '--lake', lake, '--json']);
+    expect(synced.code, describeRun(['clickhouse', 'sync'], synced)).toBe(0);
+    const outcome = parseJsonOutput<{ served: number; loadedRows: number }>(['clickhouse', 'sync'], synced);
+    expect(outcome.loadedRows).toBe(1);
+    expect((await status()).up_to_date).toBe(true);
+    await eventually(
+      'the caught-up snapshot served',
+      async () => ((await server.get(`/api/v1/data/transactions/${late}`)).body !== '[]' ? true : null),
+      2_000,
+    );
+    // A second sync has nothing to do.
+    const again = parseJsonOutput<{ loadedFiles: number; published: number[] }>(
+      ['clickhouse', 'sync'],
+      await txlake(['clickhouse', 'sync', '--lake', lake, '--json']),
+    );
+    expect(again).toMatchObject({ loadedFiles: 0, published: [] });
+  });
+
+  it('refuses to publish a second lake into the same database, changing nothing', async () => {
+    const other = path.join(dir, 'other-lake');
+    const before = await status();
+    const result = await runTxlake(['ingest', path.join(dir, 'second.csv'), '--lake', other], {
+      env: cluster.env,
+      timeoutMs: 60_000,
+    });
+    expect(result.code, describeRun(['ingest'], result)).toBe(4);
+    expect(errorLine(result)).toContain("holds another lake's copy in database txlake");
+    expect(errorLine(result)).toContain('TXLAKE_CLICKHOUSE_DATABASE');
+    expect(await status()).toEqual(before);
+    // With its own database it is published beside the first.
+    const own = await runTxlake(['clickhouse', 'sync', '--lake', other], {
+      env: { ...cluster.env, TXLAKE_CLICKHOUSE_DATABASE: 'txlake_other' },
+      timeoutMs: 60_000,
+    });
+    expect(own.code, describeRun(['clickhouse', 'sync'], own)).toBe(0);
+  });
+
+  it('a server on an empty ClickHouse database is not ready and says how to fill it', async () => {
+    const empty = await startServer(null, {
+      extraArgs: ['--backend', 'clickhouse'],
+      env: { ...cluster.env, TXLAKE_CLICKHOUSE_DATABASE: 'txlake_nothing' },
+      until: 'listening',
+    });
+    try {
+      const readyz = await empty.get('/readyz');
+      expect(readyz.status).toBe(503);
+      expect(readyz.body).toContain('no txlake tables in database txlake_nothing');
+      expect((await empty.get('/api/v1/data/transactions/1')).status).toBe(503);
+    } finally {
+      await empty.stop();
+    }
+  });
+
+  it('refuses bad ClickHouse configuration with one line and exit 2', async () => {
+    const cases: Array<{ args: string[]; env: NodeJS.ProcessEnv; message: RegExp }> = [
+      {
+        args: ['clickhouse', 'sync', '--lake', lake],
+        env: { TXLAKE_CLICKHOUSE_URL: cluster.urls[0], TXLAKE_CLICKHOUSE_CLUSTER: '' },
+        message: /TXLAKE_CLICKHOUSE_URL is set but no cluster is/,
+      },
+      {
+        args: ['clickhouse', 'status', '--clickhouse-url', 'ftp://x', '--clickhouse-cluster', 'c'],
+        env: {},
+        message: /--clickhouse-url must list HTTP endpoints/,
+      },
+      {
+        args: [
+          'clickhouse',
+          'status',
+          '--clickhouse-url',
+          'http://u:p@127.0.0.1:1',
+          '--clickhouse-cluster',
+          'c',
+        ],
+        env: {},
+        message: /credentials in TXLAKE_CLICKHOUSE_USER/,
+      },
+      {
+        args: [
+          'clickhouse',
+          'status',
+          '--clickhouse-url',
+          cluster.urls[0] as string,
+          '--clickhouse-cluster',
+          'a;DROP',
+        ],
+        env: {},
+        message: /--clickhouse-cluster must be a plain name/,
+      },
+      {
+        args: ['clickhouse', 'sync', '--lake', lake],
+        env: { TXLAKE_CLICKHOUSE_URL: '', TXLAKE_CLICKHOUSE_CLUSTER: '' },
+        message: /no ClickHouse is configured/,
+      },
+      { args: ['serve', '--backend', 'bogus'], env: {}, message: /--backend must be embedded or clickhouse/ },
+      {
+        args: ['serve', '--backend', 'clickhouse'],
+        env: { TXLAKE_CLICKHOUSE_URL: '', TXLAKE_CLICKHOUSE_CLUSTER: '' },
+        message: /--backend clickhouse needs TXLAKE_CLICKHOUSE_URL/,
+      },
+      {
+        args: ['serve', '--backend', 'clickhouse', '--lake', lake],
+        env: {},
+        message: /--backend clickhouse reads no lake/,
+      },
+    ];
+    for (const c of cases) {
+      const result = await txlake(c.args, c.env);
+      expect(result.code, describeRun(c.args, result)).toBe(2);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(errorLine(result), c.args.join(' ')).toMatch(c.message);
+    }
+  });
+
+  it('a cluster name the nodes do not know is refused in words, exit 4, the lake untouched', async () => {
+    const result = await txlake(['clickhouse', 'sync', '--lake', lake], {
+      TXLAKE_CLICKHOUSE_CLUSTER: 'nope',
+    });
+    expect(result.code, describeRun(['clickhouse', 'sync'], result)).toBe(4);
+    expect(errorLine(result)).toMatch(/is not a node of cluster nope/);
+  });
+});
