@@ -18,6 +18,11 @@ export {
   type ServeBenchResult,
 } from './serve.js';
 export {
+  type ClickHouseServeBenchResult,
+  formatClickHouseServeReport,
+  runClickHouseServeBench,
+} from './serve-clickhouse.js';
+export {
   formatVerifyReport,
   runVerifyBench,
   type VerifyBenchOptions,

@@ -18,6 +18,13 @@ interface IngestBenchFlags {
   json?: boolean;
 }
 
+interface ServeBenchFlags extends IngestBenchFlags {
+  seconds: string;
+  connections: string;
+  servers: string;
+  backend: string;
+}
+
 /** Rows of the data the performance targets are stated for (docs/performance). */
 const DEFAULT_BENCH_ROWS = 10_000_000;
 const MAX_BENCH_ROWS = 1_000_000_000;
@@ -116,6 +123,11 @@ Example:
     .option('--seconds <s>', 'seconds of load per run', '10')
     .option('--connections <n>', 'concurrent connections of the load generator', '32')
     .option('--servers <list>', 'servers to compare, of naive,txlake,workers', 'naive,txlake,workers')
+    .option(
+      '--backend <kind>',
+      "embedded (default), or clickhouse: txlake over ClickHouse against ClickHouse's own HTTP interface (a local 2-shard cluster, or TXLAKE_CLICKHOUSE_URL/_CLUSTER)",
+      'embedded',
+    )
     .addHelpText(
       'after',
       `
@@ -132,14 +144,33 @@ swapped in under load. Never asserted.
 
 Examples:
   npm run bench -- serve --rows 1000000 --seconds 5
-  npm run bench -- serve --rows 10000000 --json`,
+  npm run bench -- serve --rows 10000000 --json
+  npm run bench -- serve --backend clickhouse --rows 10000000`,
     )
-    .action(async (flags: IngestBenchFlags & { seconds: string; connections: string; servers: string }) => {
+    .action(async (flags: ServeBenchFlags) => {
       const rows = parseIntegerFlag('--rows', flags.rows, 1, MAX_BENCH_ROWS);
       const seed = parseIntegerFlag('--seed', flags.seed, 0, MAX_SEED);
       const seconds = parseIntegerFlag('--seconds', flags.seconds, 1, 600);
       const connections = parseIntegerFlag('--connections', flags.connections, 1, 1024);
-      const { runServeBench, formatServeReport, SERVE_VARIANTS } = await loadBenchmarks();
+      const benchmarks = await loadBenchmarks();
+      if (flags.backend === 'clickhouse') {
+        const result = await benchmarks.runClickHouseServeBench({
+          rows,
+          seed,
+          seconds,
+          connections,
+          dir: flags.dir,
+          keep: flags.keep,
+          log: stageLog(),
+        });
+        process.stdout.write(
+          flags.json ? `${JSON.stringify(result)}\n` : benchmarks.formatClickHouseServeReport(result),
+        );
+        return;
+      }
+      if (flags.backend !== 'embedded')
+        throw new TxlakeError('usage', `--backend must be embedded or clickhouse, got "${flags.backend}"`);
+      const { runServeBench, formatServeReport, SERVE_VARIANTS } = benchmarks;
       const variants = flags.servers.split(',').map((name) => name.trim());
       const unknown = variants.filter((name) => !Object.hasOwn(SERVE_VARIANTS, name));
       if (unknown.length > 0 || variants.length === 0) {

@@ -83,7 +83,7 @@ export interface ServeBenchResult {
   target_ratio: number;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.on('error', reject);
@@ -94,7 +94,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(url: string, deadlineMs: number): Promise<void> {
+export async function waitFor(url: string, deadlineMs: number): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     try {
@@ -118,7 +118,7 @@ function startFloor(port: number, bytes: number): ChildProcess {
   return spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
 }
 
-async function load(
+export async function load(
   port: number,
   paths: string[],
   seconds: number,
@@ -148,7 +148,7 @@ async function load(
 }
 
 /** User ids and merchant codes present in the lake, in a shuffled order (mostly cold keys for users). */
-async function sampleKeys(lake: string): Promise<{ users: string[]; codes: string[] }> {
+export async function sampleKeys(lake: string): Promise<{ users: string[]; codes: string[] }> {
   const layout = new LakeLayout(lake);
   const manifest = await readCurrentSnapshot(layout);
   const files = (manifest?.files ?? []).map((f) => sqlString(layout.resolve(f.path))).join(', ');
@@ -224,7 +224,7 @@ function startServer(root: string, lake: string, port: number, args: readonly st
 }
 
 /** Stop a server and wait for its exit (workers included), so the next one has the machine to itself. */
-function stopServer(server: ChildProcess): Promise<void> {
+export function stopServer(server: ChildProcess): Promise<void> {
   if (server.exitCode !== null || server.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.kill('SIGKILL'), 15_000);

@@ -41,6 +41,8 @@ export interface LookupInfo {
   verifyMs?: number;
   /** Why an in-memory index was wanted but not built (over its memory budget). */
   fallback?: string;
+  /** ClickHouse: `shard` when lookups go to the user's shard alone, `distributed` when to every shard. */
+  routing?: 'shard' | 'distributed';
 }
 
 /**

@@ -34,6 +34,7 @@ function logListener(log: FastifyInstance['log']): StoreListener {
           snapshot: view.id,
           rows: view.rows,
           user_lookup: view.lookup.kind,
+          ...(view.lookup.routing ? { routing: view.lookup.routing } : {}),
           index_bytes: view.lookup.indexBytes,
           load_ms: view.lookup.loadMs,
           verify_ms: view.lookup.verifyMs,

@@ -80,6 +80,15 @@ async function eventually<T>(what: string, probe: () => Promise<T | null>, timeo
 }
 
 /** A server on the ClickHouse backend without an answer cache: every answer below is ClickHouse's. */
+/** A user of the generated rows whose shard is node `index`'s (Distributed: intHash64(id) % shards). */
+async function userOnNode(index: number, skip = 0): Promise<bigint> {
+  const { intHash64 } = await import('../../src/backends/clickhouse/cluster.js');
+  const users = [...new Set(bothRows.map((r) => r.userId))].filter(
+    (id) => Number(intHash64(id) % BigInt(cluster.nodes.length)) === index,
+  );
+  return users[skip] as bigint;
+}
+
 function startClickHouseServer(env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
   return startServer(null, {
     extraArgs: ['--backend', 'clickhouse', '--answer-cache', '0'],
@@ -145,6 +154,31 @@ describe('ClickHouse backend', () => {
       ABSENT_CODES,
     );
     expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+  });
+
+  it("routes each lookup to its user's shard with ClickHouse's own intHash64", async () => {
+    const { intHash64 } = await import('../../src/backends/clickhouse/cluster.js');
+    const ids = [0n, 1n, 31373n, 777000777n, 2n ** 53n + 1n, 9223372036854775807n];
+    const answer = await cluster.query(
+      0,
+      `SELECT ${ids.map((id) => `toString(intHash64(toInt64(${id})))`).join(', ')} FORMAT TSV`,
+    );
+    expect(answer.trim().split('\t')).toEqual(ids.map((id) => String(intHash64(id))));
+    expect(clickhouseServer?.stdout()).toContain('"routing":"shard"');
+  });
+
+  it('a server given one endpoint (lookups through the Distributed table) answers exactly too', async () => {
+    const one = await startServer(null, {
+      extraArgs: ['--backend', 'clickhouse', '--answer-cache', '0'],
+      env: { ...cluster.env, TXLAKE_CLICKHOUSE_URL: cluster.urls[1] },
+    });
+    try {
+      expect(one.stdout()).toContain('"routing":"distributed"');
+      const mismatches = await v1Mismatches(one, new V1Oracle(firstRows), ABSENT_USERS, ABSENT_CODES);
+      expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+    } finally {
+      await one.stop();
+    }
   });
 
   it('answers every conformance path byte for byte as the embedded backend does', async () => {
@@ -215,7 +249,7 @@ describe('ClickHouse backend', () => {
 
   it('a node down: user answers are 503 problems with Retry-After within 2 s, then resume without a restart', async () => {
     const server = clickhouseServer as RunningServer;
-    const user = bothRows[1]?.userId as bigint;
+    const user = await userOnNode(1);
     const healthy = await server.get(`/api/v1/data/transactions/${user}`);
     expect(healthy.status).toBe(200);
     await cluster.stopNode(1);
@@ -244,7 +278,8 @@ describe('ClickHouse backend', () => {
 
   it('a hung node (SIGSTOP): a 503 within 2 s, never a hang; answers resume on SIGCONT', async () => {
     const server = clickhouseServer as RunningServer;
-    const user = bothRows[2]?.userId as bigint;
+    const user = await userOnNode(1, 1);
+    const elsewhere = await userOnNode(0);
     cluster.pauseNode(1);
     try {
       const started = Date.now();
@@ -252,6 +287,8 @@ describe('ClickHouse backend', () => {
       expect(Date.now() - started).toBeLessThan(2_000);
       expect(hung.status).toBe(503);
       expect(hung.headers['retry-after']).toBe('1');
+      // Lookups go to the user's shard alone: users of the other shard are still answered.
+      expect((await server.get(`/api/v1/data/transactions/${elsewhere}`)).status).toBe(200);
     } finally {
       cluster.resumeNode(1);
     }

@@ -188,3 +188,20 @@ export async function readOrUnavailable<T>(url: string, work: () => Promise<T>):
     throw error;
   }
 }
+
+const UINT64 = (1n << 64n) - 1n;
+
+/**
+ * ClickHouse's `intHash64` (its IntHash64Impl: CityHash's 64-bit mix of x ^ 0x4CF2D2BAAE6DA887), the
+ * Distributed table's sharding key: a reader that computes it sends a user's lookup to that user's shard
+ * alone instead of to every shard.
+ */
+export function intHash64(value: bigint): bigint {
+  let x = (value & UINT64) ^ 0x4cf2d2baae6da887n;
+  x ^= x >> 33n;
+  x = (x * 0xff51afd7ed558ccdn) & UINT64;
+  x ^= x >> 33n;
+  x = (x * 0xc4ceb9fe1a85ec53n) & UINT64;
+  x ^= x >> 33n;
+  return x;
+}
