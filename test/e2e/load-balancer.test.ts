@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Load, loadLines, startLoad, waitFor, waitUntilServing } from '../helpers/load.js';
 import { assertNginxInstalled, type RunningNginx, startNginx } from '../helpers/nginx.js';
 import { oracleIngest, V1Oracle } from '../helpers/oracle.js';
 import { type RunningServer, startServer } from '../helpers/server.js';
@@ -26,83 +27,24 @@ function proxy(): RunningNginx {
   return nginx;
 }
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface LoadReport {
-  ok: number;
-  failures: string[];
-}
-
-interface Load {
-  /** Requests sent so far; their ids are `${tag}-1` … `${tag}-${issued()}`. */
-  issued: () => number;
-  ok: () => number;
-  /** Resolve once `more` further requests have succeeded (fails after `timeoutMs`). */
-  succeed: (more: number, timeoutMs?: number) => Promise<void>;
-  stop: () => Promise<LoadReport>;
-}
-
-/**
- * `clients` keep-alive clients asking nginx in a loop, each answer checked against the oracle, until
- * stopped (or `maxRequests`, so that a test that forgets to stop still ends).
- */
-function startLoad(tag: string, clients = 4, maxRequests = 100_000): Load {
-  const paths = [...expected.keys()];
-  const report: LoadReport = { ok: 0, failures: [] };
-  let issued = 0;
-  let stopped = false;
-  const client = async () => {
-    while (!stopped && issued < maxRequests) {
-      const id = `${tag}-${++issued}`;
-      const target = paths[issued % paths.length] as string;
-      try {
-        const response = await proxy().get(target, { 'x-request-id': id });
-        if (response.status === 200 && response.body === expected.get(target)) report.ok++;
-        else report.failures.push(`${id} ${target} → ${response.status} ${response.body.slice(0, 120)}`);
-      } catch (error) {
-        report.failures.push(`${id} ${target} → ${String(error)}`);
-      }
-    }
-  };
-  const done = Promise.all(Array.from({ length: clients }, client)).then(() => report);
-  return {
-    issued: () => issued,
-    ok: () => report.ok,
-    succeed: (more, timeoutMs = 15_000) => {
-      const target = report.ok + more;
-      return waitFor(`${more} more answers of load ${tag}`, () => report.ok >= target || stopped, timeoutMs);
-    },
-    stop: () => {
-      stopped = true;
-      return done;
-    },
-  };
-}
-
-/** The access-log lines of load `tag`'s requests. */
-function loadLines(tag: string) {
-  return proxy()
-    .accessLog()
-    .filter((line) => line.request_id.startsWith(`${tag}-`));
+/** Load `tag` through nginx, each answer checked against the oracle. */
+function startOracleLoad(tag: string): Load {
+  return startLoad({
+    tag,
+    paths: [...expected.keys()],
+    get: (target, headers) => proxy().get(target, headers),
+    judge: (response, request) =>
+      response.status === 200 && response.body === expected.get(request.target)
+        ? null
+        : `${response.status} ${response.body.slice(0, 120)}`,
+  });
 }
 
 /** Start a server on `port` again and wait until load `tag` reaches it through nginx. */
 async function restartInto(index: number, port: number, tag: string): Promise<void> {
   const server = await startServer(lake, { port, readyTimeoutMs: 30_000 });
   servers[index] = server;
-  // pino logs every request with its id: the restarted process answering the load's ids is nginx using it
-  // again (after fail_timeout at most).
-  await waitFor(
-    `restarted server :${port} to answer load ${tag}`,
-    () => server.stdout().includes(`"request_id":"${tag}-`),
-    20_000,
-  );
+  await waitUntilServing(server, tag);
 }
 
 beforeAll(async () => {
@@ -228,7 +170,7 @@ describe('nginx with deploy/nginx/txlake.conf in front of three txlake servers',
   });
 
   it('loses no request when a server is killed with SIGKILL under load, and uses it again once restarted', async () => {
-    const load = startLoad('kill');
+    const load = startOracleLoad('kill');
     try {
       await load.succeed(300);
       const index = 1;
@@ -243,8 +185,12 @@ describe('nginx with deploy/nginx/txlake.conf in front of three txlake servers',
       expect(report.ok).toBe(load.issued());
 
       // nginx writes a line once it has sent the answer: the last few may come a moment after it.
-      await waitFor('every request in the access log', () => loadLines('kill').length === report.ok, 2000);
-      const lines = loadLines('kill');
+      await waitFor(
+        'every request in the access log',
+        () => loadLines(proxy(), 'kill').length === report.ok,
+        2000,
+      );
+      const lines = loadLines(proxy(), 'kill');
       expect(lines.filter((line) => line.status !== 200)).toEqual([]);
       // The kill was hidden by retries, not missed: requests sent to the dead server went on to another.
       const retried = lines.filter((line) => line.upstream_addr.startsWith(`127.0.0.1:${victim.port}, `));
@@ -255,7 +201,7 @@ describe('nginx with deploy/nginx/txlake.conf in front of three txlake servers',
   });
 
   it('loses no request in a rolling restart: each server in turn gets SIGTERM, exits 0, starts again', async () => {
-    const load = startLoad('roll');
+    const load = startOracleLoad('roll');
     try {
       await load.succeed(300);
       for (let index = 0; index < SERVERS; index++) {
@@ -267,7 +213,7 @@ describe('nginx with deploy/nginx/txlake.conf in front of three txlake servers',
       await load.succeed(300);
       const report = await load.stop();
       expect(report.failures, `nginx's error log:\n${proxy().errorLog().slice(-3000)}`).toEqual([]);
-      expect(loadLines('roll').filter((line) => line.status !== 200)).toEqual([]);
+      expect(loadLines(proxy(), 'roll').filter((line) => line.status !== 200)).toEqual([]);
     } finally {
       await load.stop();
     }
