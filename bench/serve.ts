@@ -5,14 +5,22 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { sqlString, withEngine } from '../src/lake/engine.js';
 import { readCurrentSnapshot } from '../src/lake/lake-state.js';
 import { LakeLayout } from '../src/lake/layout.js';
 import { defaultUsers, generateTransactionsFile } from '../src/sample/generator.js';
-import { formatBytes, measureChild, packageRoot, treeRssBytes, withWorkDirectory } from './measure.js';
+import {
+  formatBytes,
+  freePort,
+  measureChild,
+  packageRoot,
+  treeRssBytes,
+  withWorkDirectory,
+} from './measure.js';
+
+export { freePort };
 
 export const SERVE_TARGET_RATIO = 0.5;
 
@@ -81,17 +89,6 @@ export interface ServeBenchResult {
   floors: Array<{ endpoint: 'transactions' | 'netAmount'; typical_body_bytes: number; load: LoadResult }>;
   variants: VariantResult[];
   target_ratio: number;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 export async function waitFor(url: string, deadlineMs: number): Promise<void> {

@@ -16,6 +16,17 @@ export interface DailyMerchantSums {
   returnCents: bigint;
 }
 
+/** Daily sums by merchant code, each list in the order given (a query's ORDER BY merchant, day). */
+export function dailySumsByMerchant(sums: Iterable<DailyMerchantSums>): Map<number, DailyMerchantSums[]> {
+  const byMerchant = new Map<number, DailyMerchantSums[]>();
+  for (const sum of sums) {
+    const list = byMerchant.get(sum.merchantTypeCode);
+    if (list) list.push(sum);
+    else byMerchant.set(sum.merchantTypeCode, [sum]);
+  }
+  return byMerchant;
+}
+
 /**
  * A user's transactions, rows `[start, end)` of the columns, ordered by (datetime, transaction_type,
  * merchant_type_code, amount_cents). The arrays may be a whole snapshot's (an in-memory index hands out a

@@ -3,14 +3,13 @@
 // keeps answering, SIGTERM stopping everything with exit 0, a taken port failing fast, and the serve
 // flags' usage errors (exit 2, one `error:` line).
 
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvText, writeCsvFile } from '../helpers/csv-file.js';
 import { oracleIngest, V1Oracle } from '../helpers/oracle.js';
-import { freePort, mapLimit, type RunningServer, startServer } from '../helpers/server.js';
+import { childrenOf, freePort, mapLimit, type RunningServer, startServer } from '../helpers/server.js';
 import { cornerCaseTransactions, randomTransactions } from '../helpers/synthetic.js';
 import { assertBuilt, describeRun, ingest, runTxlake, TempDirs } from '../helpers/txlake.js';
 
@@ -26,17 +25,6 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return execFileSync('ps', ['--ppid', String(pid), '-o', 'pid='], { encoding: 'utf8' })
-      .split('\n')
-      .map((s) => Number(s.trim()))
-      .filter((n) => n > 0);
-  } catch {
-    return []; // ps exits 1 when there is no such process
   }
 }
 

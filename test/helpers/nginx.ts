@@ -2,12 +2,12 @@
 // own prefix in a temporary directory (pid, logs, temp files), so it runs as root without touching /etc
 // or /var, and only the addresses and log paths of the shipped file are changed.
 
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, type HttpResponse, httpGet } from './server.js';
+import { childrenOf, freePort, type HttpResponse, httpGet } from './server.js';
 import { REPO_ROOT } from './txlake.js';
 
 export const NGINX_BIN = '/usr/sbin/nginx';
@@ -125,17 +125,6 @@ function mainConfig(dir: string, workers: number): string {
     '}',
     '',
   ].join('\n');
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return execFileSync('ps', ['--ppid', String(pid), '-o', 'pid='], { encoding: 'utf8' })
-      .split('\n')
-      .map((s) => Number(s.trim()))
-      .filter((n) => n > 0);
-  } catch {
-    return []; // ps exits 1 when there is no such process
-  }
 }
 
 function alive(pid: number): boolean {

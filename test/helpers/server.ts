@@ -1,22 +1,23 @@
 // Run `txlake serve` on a free loopback port and talk to it over plain HTTP (raw paths, no URL rewriting).
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
+// One way to find a free port, shared with the benchmarks.
+import { freePort } from '../../bench/measure.js';
 import { REPO_ROOT, TXLAKE_BIN } from './txlake.js';
 
-/** A port nobody listens on right now: bind :0 on loopback, read it, release it. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+export { freePort };
+
+/** The pids of a process's children (a server's workers, nginx's), from ps. */
+export function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['--ppid', String(pid), '-o', 'pid='], { encoding: 'utf8' })
+      .split('\n')
+      .map((s) => Number(s.trim()))
+      .filter((n) => n > 0);
+  } catch {
+    return []; // ps exits 1 when there is no such process
+  }
 }
 
 export interface HttpResponse {

@@ -6,6 +6,7 @@
 
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeStatus } from '../../src/backends/clickhouse/status.js';
 import { ClickHouseCluster } from '../helpers/clickhouse-cluster.js';
 import { csvText, type TxRow, writeCsvFile } from '../helpers/csv-file.js';
 import { type OracleRow, oracleIngest, V1Oracle } from '../helpers/oracle.js';
@@ -55,18 +56,9 @@ function txlake(args: string[], env: NodeJS.ProcessEnv = {}) {
   return runTxlake(args, { env: { ...cluster.env, ...env }, timeoutMs: 120_000 });
 }
 
-async function status(): Promise<{ lake_current: number | null; up_to_date: boolean; nodes: NodeInfo[] }> {
+async function status(): Promise<{ lake_current: number | null; up_to_date: boolean; nodes: NodeStatus[] }> {
   const args = ['clickhouse', 'status', '--lake', lake, '--json'];
   return parseJsonOutput(args, await txlake(args));
-}
-
-interface NodeInfo {
-  url: string;
-  problem: string | null;
-  shard: number | null;
-  served: number | null;
-  snapshots: number[];
-  rows: number;
 }
 
 async function eventually<T>(what: string, probe: () => Promise<T | null>, timeoutMs: number): Promise<T> {

@@ -6,7 +6,11 @@
 
 import type { ClickHouseClient } from '@clickhouse/client';
 import { TxlakeError } from '../../domain/errors.js';
-import type { DailyMerchantSums, TransactionBatch } from '../../domain/transaction-batch.js';
+import {
+  type DailyMerchantSums,
+  dailySumsByMerchant,
+  type TransactionBatch,
+} from '../../domain/transaction-batch.js';
 import { SnapshotFollower } from '../follower.js';
 import {
   BackendUnavailable,
@@ -250,17 +254,14 @@ export class ClickHouseStore implements TransactionStore {
          toString(return_cents) AS return_cents
        FROM ${db}.daily_sums WHERE snapshot = ${sqlCount(id)} ORDER BY merchant_type_code, day`,
     );
-    const daily = new Map<number, DailyMerchantSums[]>();
-    for (const row of sums) {
-      const list = daily.get(row.merchant_type_code) ?? [];
-      list.push({
+    const daily = dailySumsByMerchant(
+      sums.map((row) => ({
         merchantTypeCode: row.merchant_type_code,
         day: row.day,
         purchaseCents: BigInt(row.purchase_cents),
         returnCents: BigInt(row.return_cents),
-      });
-      daily.set(row.merchant_type_code, list);
-    }
+      })),
+    );
     this.view = new ClickHouseSnapshotView(
       id,
       served.created,

@@ -12,6 +12,7 @@ import { splitEpochMicros } from '../../domain/time.js';
 import {
   batchOfTransactions,
   type DailyMerchantSums,
+  dailySumsByMerchant,
   type TransactionBatch,
 } from '../../domain/transaction-batch.js';
 import { type Engine, openEngine, sqlString } from '../../lake/engine.js';
@@ -360,18 +361,14 @@ export class EmbeddedStore implements TransactionStore {
        FROM read_parquet(${sqlString(this.layout.resolve(manifest.daily_sums.path))})
        ORDER BY merchant_type_code, day`,
     );
-    const byMerchant = new Map<number, DailyMerchantSums[]>();
-    for (const row of rows) {
-      const list = byMerchant.get(row.merchant_type_code) ?? [];
-      list.push({
+    return dailySumsByMerchant(
+      rows.map((row) => ({
         merchantTypeCode: row.merchant_type_code,
         day: row.day,
         purchaseCents: BigInt(row.purchase_cents),
         returnCents: BigInt(row.return_cents),
-      });
-      byMerchant.set(row.merchant_type_code, list);
-    }
-    return byMerchant;
+      })),
+    );
   }
 
   async close(): Promise<void> {
