@@ -41,6 +41,8 @@ export interface ClickHouseServeBenchResult {
   seconds_per_run: number;
   /** Seconds of `txlake ingest` with ClickHouse configured: the lake commit and the copy to the cluster. */
   ingest_and_sync_seconds: number;
+  /** ClickHouse's bytes on disk for the rows (every node's active parts of transactions_local), per row. */
+  clickhouse_bytes_per_row: number | null;
   runs: ClickHouseRun[];
 }
 
@@ -99,11 +101,20 @@ export async function runClickHouseServeBench(
            ORDER BY epoch_us, transaction_type, merchant_type_code, amount_cents FORMAT JSONEachRow`,
         )}`;
       const entryPort = Number(new URL(entry).port);
+      let diskBytes = 0;
+      for (const url of cluster?.urls ?? (process.env.TXLAKE_CLICKHOUSE_URL ?? '').split(',')) {
+        const sql = `SELECT sum(bytes_on_disk) FROM system.parts WHERE database = '${db}' AND table = 'transactions_local' AND active`;
+        diskBytes += Number((await (await fetch(`${url}/?query=${encodeURIComponent(sql)}`)).text()).trim());
+      }
       const runs: ClickHouseRun[] = [];
       const direct: Record<'cold' | 'hot', LoadResult> = {
         cold: { requests_per_second: 0, p50_ms: 0, p99_ms: 0, errors: 0, non_2xx: 0 },
         hot: { requests_per_second: 0, p50_ms: 0, p99_ms: 0, errors: 0, non_2xx: 0 },
       };
+      // ClickHouse's own caches (marks, pages) warm on the first queries after a load: a discarded run
+      // first, so that whichever is measured first is not measured cold.
+      log('warming ClickHouse up, 3 s (not reported)');
+      await load(entryPort, keys.users.slice(-1000).map(directPath), 3, options.connections);
       for (const kind of ['cold', 'hot'] as const) {
         const users = kind === 'cold' ? keys.users : hotUsers;
         log(`clickhouse-direct, ${kind} keys, ${options.seconds} s`);
@@ -146,6 +157,9 @@ export async function runClickHouseServeBench(
         connections: options.connections,
         seconds_per_run: options.seconds,
         ingest_and_sync_seconds: Math.round(ingest.seconds * 1000) / 1000,
+        clickhouse_bytes_per_row: Number.isFinite(diskBytes)
+          ? Math.round((10 * diskBytes) / options.rows) / 10
+          : null,
         runs,
       };
     } finally {
@@ -159,7 +173,7 @@ export function formatClickHouseServeReport(result: ClickHouseServeBenchResult):
   const lines = [
     `serve benchmark on ClickHouse: ${result.rows.toLocaleString('en-US')} rows on ${result.shards} shards, ` +
       `${result.connections} connections, ${result.seconds_per_run} s per run, autocannon on 127.0.0.1`,
-    `  ingest + copy to ClickHouse: ${result.ingest_and_sync_seconds} s`,
+    `  ingest + copy to ClickHouse: ${result.ingest_and_sync_seconds} s; ClickHouse disk: ${result.clickhouse_bytes_per_row ?? 'n/a'} bytes/row`,
     `  ${'server, keys'.padEnd(34)}  ${'req/s'.padStart(8)}  ${'p50 ms'.padStart(6)}  ${'p99 ms'.padStart(6)}  ${'errors'.padStart(6)}  ratio to clickhouse-direct`,
   ];
   for (const run of result.runs)

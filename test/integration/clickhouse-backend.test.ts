@@ -254,6 +254,28 @@ describe('ClickHouse backend', () => {
       expect(down.headers['retry-after']).toBe('1');
       expect(JSON.parse(down.body)).toMatchObject({ status: 503, title: 'Service Unavailable' });
       expect(down.body).not.toContain('127.0.0.1'); // the node's address stays in the log
+      // A server whose only endpoint is down starts, is not ready, and says why on /readyz, which anyone
+      // may read: the node is named by its place in TXLAKE_CLICKHOUSE_URL, not by its address.
+      const lonely = await startServer(null, {
+        extraArgs: ['--backend', 'clickhouse'],
+        env: { ...cluster.env, TXLAKE_CLICKHOUSE_URL: cluster.urls[1] },
+        until: 'listening',
+      });
+      try {
+        const readyz = await eventually(
+          'the outage on /readyz',
+          async () => {
+            const answer = await lonely.get('/readyz');
+            return answer.body.includes('did not answer') ? answer : null;
+          },
+          5_000,
+        );
+        expect(readyz.status).toBe(503);
+        expect(readyz.body).toContain('ClickHouse at node 1 did not answer');
+        expect(readyz.body).not.toContain('127.0.0.1');
+      } finally {
+        await lonely.stop();
+      }
       // netAmount is answered from the sums held in memory
       const code = bothRows[0]?.code as number;
       expect((await server.get(`/api/v1/data/netAmount/${code}`)).status).toBe(200);

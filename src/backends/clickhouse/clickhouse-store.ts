@@ -183,11 +183,13 @@ export class ClickHouseStore implements TransactionStore {
   private readonly database: string;
   private readonly pollIntervalMs: number;
   private readonly cluster: string;
+  private readonly urls: readonly string[];
   private routing: ShardRouting | null = null;
   private routingChecked = false;
 
   private constructor(options: ClickHouseStoreOptions) {
     this.cluster = options.clickhouse.cluster;
+    this.urls = options.clickhouse.urls;
     this.nodes = new Nodes(options.clickhouse, options.requestTimeoutMs ?? READ_TIMEOUT_MS);
     this.database = options.clickhouse.database;
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
@@ -202,7 +204,17 @@ export class ClickHouseStore implements TransactionStore {
   }
 
   problem(): string | null {
-    return this.refusal;
+    // Said on /readyz too, which anyone may read: the nodes' addresses are the operator's business (the
+    // log has them), so each is named by its place in TXLAKE_CLICKHOUSE_URL.
+    let problem = this.refusal?.split('\n')[0] ?? null;
+    if (problem === null) return null;
+    this.urls.forEach((url, index) => {
+      // The URL, then its host:port, as a connection error writes it ("connect ECONNREFUSED host:port").
+      problem = (problem as string)
+        .replaceAll(url, `node ${index + 1}`)
+        .replaceAll(new URL(url).host, `node ${index + 1}`);
+    });
+    return problem;
   }
 
   async follow(listener: StoreListener): Promise<void> {
