@@ -382,6 +382,47 @@ describe('ClickHouse backend', () => {
     expect(own.code, describeRun(['clickhouse', 'sync'], own)).toBe(0);
   });
 
+  it('a cluster whose shards changed since the rows were loaded: writers refuse, readers stop routing', async () => {
+    const [identity, root, layout] = (
+      await cluster.query(0, 'SELECT identity, root, layout FROM txlake.lake FORMAT TSV')
+    )
+      .trim()
+      .split('\t');
+    expect(layout).toBe('1:1,2:1');
+    const claim = (shards: string) =>
+      `INSERT INTO txlake.lake (identity, root, layout, claimed) VALUES ('${identity}', '${String(root).replaceAll("'", "\\'")}', '${shards}', now())`;
+    const recordLayout = async (shards: string) => {
+      for (let i = 0; i < cluster.nodes.length; i++) {
+        await cluster.query(i, 'TRUNCATE TABLE txlake.lake');
+        await cluster.query(i, claim(shards));
+      }
+    };
+    // As if the rows had been loaded when the cluster had three shards.
+    await recordLayout('1:1,2:1,3:1');
+    try {
+      const refused = await txlake(['clickhouse', 'sync', '--lake', lake]);
+      expect(refused.code, describeRun(['clickhouse', 'sync'], refused)).toBe(4);
+      expect(errorLine(refused)).toMatch(
+        /the shards of cluster txlake_test changed since this lake's rows were loaded \(shard:weight 1:1,2:1,3:1, now 1:1,2:1\)/,
+      );
+      const reader = await startClickHouseServer();
+      try {
+        expect(reader.stdout()).toContain('"routing":"distributed"');
+        const user = bothRows[3]?.userId as bigint;
+        const [got, expected] = await Promise.all([
+          reader.get(`/api/v1/data/transactions/${user}`),
+          (clickhouseServer as RunningServer).get(`/api/v1/data/transactions/${user}`),
+        ]);
+        expect(got.body).toBe(expected.body);
+      } finally {
+        await reader.stop();
+      }
+    } finally {
+      await recordLayout('1:1,2:1');
+    }
+    expect((await txlake(['clickhouse', 'sync', '--lake', lake])).code).toBe(0);
+  });
+
   it('a server on an empty ClickHouse database is not ready and says how to fill it', async () => {
     const empty = await startServer(null, {
       extraArgs: ['--backend', 'clickhouse'],

@@ -26,7 +26,9 @@ import {
   describeClickHouseError,
   intHash64,
   isUnavailable,
+  layoutText,
   READ_TIMEOUT_MS,
+  readShardWeights,
   sqlCount,
   sqlInt64,
   sqlText,
@@ -298,10 +300,10 @@ export class ClickHouseStore implements TransactionStore {
     );
     if (!table?.engine_full.replaceAll(' ', '').endsWith(',transactions_local,intHash64(user_id))'))
       return null;
-    const shards = await this.read<{ shard_num: number; weight: number }>(
-      `SELECT shard_num, any(shard_weight) AS weight FROM system.clusters
-       WHERE cluster = ${sqlText(this.cluster)} GROUP BY shard_num ORDER BY shard_num`,
-    );
+    const shards = await this.nodes.run((client) => readShardWeights(client, this.cluster));
+    // Rows sit where the layout they were loaded under put them: route only by that layout.
+    const [claim] = await this.read<{ layout: string }>(`SELECT layout FROM ${db}.lake`);
+    if (claim === undefined || claim.layout !== layoutText(shards)) return null;
     const nodeOfShard = new Map<number, number>();
     for (let index = 0; index < this.nodes.size; index++) {
       const local = await this.nodes
@@ -318,10 +320,10 @@ export class ClickHouseStore implements TransactionStore {
       if (shard !== undefined && !nodeOfShard.has(Number(shard))) nodeOfShard.set(Number(shard), index);
     }
     const nodeOfSlot: number[] = [];
-    for (const shard of shards) {
-      const node = nodeOfShard.get(Number(shard.shard_num));
+    for (const { shard, weight } of shards) {
+      const node = nodeOfShard.get(shard);
       if (node === undefined) return null;
-      for (let i = 0; i < Number(shard.weight); i++) nodeOfSlot.push(node);
+      for (let i = 0; i < weight; i++) nodeOfSlot.push(node);
     }
     return nodeOfSlot.length > 0 ? { nodeOfSlot } : null;
   }

@@ -205,3 +205,29 @@ export function intHash64(value: bigint): bigint {
   x ^= x >> 33n;
   return x;
 }
+
+/** A cluster's shards and weights as ClickHouse routes by them, in shard order. */
+export interface ShardWeight {
+  shard: number;
+  weight: number;
+}
+
+export async function readShardWeights(client: ClickHouseClient, cluster: string): Promise<ShardWeight[]> {
+  const result = await client.query({
+    query: `SELECT shard_num, any(shard_weight) AS weight FROM system.clusters
+            WHERE cluster = ${sqlText(cluster)} GROUP BY shard_num ORDER BY shard_num`,
+    format: 'JSONEachRow',
+  });
+  return (await result.json<{ shard_num: number; weight: number }>()).map((row) => ({
+    shard: Number(row.shard_num),
+    weight: Number(row.weight),
+  }));
+}
+
+/**
+ * The layout rows were sharded under ("1:1,2:1": shard:weight): recorded when a lake first publishes, so
+ * that a cluster whose shards changed since is noticed (its rows would sit on the shards of the old layout).
+ */
+export function layoutText(shards: readonly ShardWeight[]): string {
+  return shards.map((s) => `${s.shard}:${s.weight}`).join(',');
+}

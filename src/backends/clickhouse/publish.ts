@@ -25,6 +25,8 @@ import {
   type ClickHouseConfig,
   clientFor,
   describeClickHouseError,
+  layoutText,
+  readShardWeights,
   sqlCount,
   sqlText,
   WRITE_TIMEOUT_MS,
@@ -125,17 +127,15 @@ export async function syncClickHouse(
     const first = [...state.committed.values()].sort((a, b) => a.id - b.id)[0];
     const nodes = await Promise.all(clients.map((c) => openNode(c.url, c.client, config)));
     // One lake per database: a second lake publishing into it would mix its snapshots with ours.
-    if (first !== undefined)
-      for (const node of nodes) await claimForLake(node, config, first.manifest_sha256, layout.root);
     const shards = await onNode(nodes[0] as Node, 'reading the shards of the cluster', () =>
-      query<{ shard_num: number }>(
-        (nodes[0] as Node).client,
-        `SELECT DISTINCT shard_num FROM system.clusters WHERE cluster = ${sqlText(config.cluster)} ORDER BY shard_num`,
-      ),
+      readShardWeights((nodes[0] as Node).client, config.cluster),
     );
+    if (first !== undefined)
+      for (const node of nodes)
+        await claimForLake(node, config, first.manifest_sha256, layout.root, layoutText(shards));
     // Every node needs the snapshots' file lists (a shard reads its own), so a writer must reach them all.
-    for (const { shard_num: shard } of shards)
-      if (!nodes.some((node) => node.shard === Number(shard)))
+    for (const { shard } of shards)
+      if (!nodes.some((node) => node.shard === shard))
         throw new ClickHouseBehind(
           `no endpoint of TXLAKE_CLICKHOUSE_URL is a node of shard ${shard} of cluster ${config.cluster}: a writer needs every node's endpoint`,
         );
@@ -241,20 +241,34 @@ export async function syncClickHouse(
   }
 }
 
-async function claimForLake(node: Node, config: ClickHouseConfig, identity: string, root: string) {
+async function claimForLake(
+  node: Node,
+  config: ClickHouseConfig,
+  identity: string,
+  root: string,
+  shardLayout: string,
+) {
   const db = config.database;
   const claims = await onNode(node, 'reading whose copy it holds', () =>
-    query<{ identity: string; root: string }>(node.client, `SELECT identity, root FROM ${db}.lake`),
+    query<{ identity: string; root: string; layout: string }>(
+      node.client,
+      `SELECT identity, root, layout FROM ${db}.lake`,
+    ),
   );
   const other = claims.find((claim) => claim.identity !== identity);
   if (other)
     throw new ClickHouseBehind(
       `ClickHouse at ${node.url} holds another lake's copy in database ${db} (the lake at ${other.root}): give this lake its own TXLAKE_CLICKHOUSE_DATABASE`,
     );
+  const moved = claims.find((claim) => claim.layout !== shardLayout);
+  if (moved)
+    throw new ClickHouseBehind(
+      `the shards of cluster ${config.cluster} changed since this lake's rows were loaded (shard:weight ${moved.layout}, now ${shardLayout}); txlake does not move rows between shards: publish the lake into a new TXLAKE_CLICKHOUSE_DATABASE`,
+    );
   if (claims.length === 0)
     await onNode(node, 'claiming its database for this lake', () =>
       node.client.command({
-        query: `INSERT INTO ${db}.lake (identity, root, claimed) VALUES (${sqlText(identity)}, ${sqlText(root)}, now())`,
+        query: `INSERT INTO ${db}.lake (identity, root, layout, claimed) VALUES (${sqlText(identity)}, ${sqlText(root)}, ${sqlText(shardLayout)}, now())`,
       }),
     );
 }

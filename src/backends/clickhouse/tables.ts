@@ -9,7 +9,8 @@
 //   file's rows matched its manifest.
 // - snapshots, snapshot_files, daily_sums: a full copy per node of every retained snapshot: its file list
 //   (a user query reads `file_key IN` the snapshot's files on each shard, locally) and its daily sums.
-// - lake: whose copy this is (the sha256 of the lake's first committed manifest): one lake per database.
+// - lake: whose copy this is (the sha256 of the lake's first committed manifest): one lake per database;
+//   and the shard layout its rows were loaded under (a changed cluster is refused, not misread).
 // - served: the switch. Readers serve the snapshot of its newest row; a writer appends one when a
 //   snapshot is wholly in place on every node, so no reader ever sees a half-loaded snapshot.
 //
@@ -39,7 +40,7 @@ export function createStatements(database: string, cluster: string): string[] {
        snapshot UInt64, merchant_type_code UInt16, day Int32,
        purchase_cents Decimal(38, 0), return_cents Decimal(38, 0), rows UInt64
      ) ENGINE = MergeTree PARTITION BY snapshot ORDER BY (snapshot, merchant_type_code, day)`,
-    `CREATE TABLE IF NOT EXISTS ${db}.lake (identity String, root String, claimed DateTime)
+    `CREATE TABLE IF NOT EXISTS ${db}.lake (identity String, root String, layout String, claimed DateTime)
      ENGINE = MergeTree ORDER BY identity`,
     `CREATE TABLE IF NOT EXISTS ${db}.served (seq UInt64, snapshot UInt64, switched DateTime)
      ENGINE = MergeTree ORDER BY seq`,
