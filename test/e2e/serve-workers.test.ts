@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvText, writeCsvFile } from '../helpers/csv-file.js';
 import { oracleIngest, V1Oracle } from '../helpers/oracle.js';
-import { childrenOf, freePort, mapLimit, type RunningServer, startServer } from '../helpers/server.js';
+import { alive, childrenOf, freePort, mapLimit, type RunningServer, startServer } from '../helpers/server.js';
 import { cornerCaseTransactions, randomTransactions } from '../helpers/synthetic.js';
 import { assertBuilt, describeRun, ingest, runTxlake, TempDirs } from '../helpers/txlake.js';
 
@@ -18,15 +18,6 @@ let lake = '';
 let oracle: V1Oracle;
 /** Every process this file started or saw started, killed (by pid) at the end if still alive. */
 const spawned = new Set<number>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The worker pids the primary logged as started. */
 function loggedWorkers(stdout: string): number[] {

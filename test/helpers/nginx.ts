@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { childrenOf, freePort, type HttpResponse, httpGet } from './server.js';
+import { alive, childrenOf, freePort, type HttpResponse, httpGet } from './server.js';
 import { REPO_ROOT } from './txlake.js';
 
 export const NGINX_BIN = '/usr/sbin/nginx';
@@ -125,15 +125,6 @@ function mainConfig(dir: string, workers: number): string {
     '}',
     '',
   ].join('\n');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function connects(port: number): Promise<boolean> {

@@ -8,6 +8,16 @@ import { REPO_ROOT, TXLAKE_BIN } from './txlake.js';
 
 export { freePort };
 
+/** Whether a process is alive (signal 0 reaches it). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The pids of a process's children (a server's workers, nginx's), from ps. */
 export function childrenOf(pid: number): number[] {
   try {
