@@ -4,6 +4,7 @@
 // problem within 2 s and answers resume without a restart; a ClickHouse failure leaves the lake commit
 // standing and exits 4 until `txlake clickhouse sync` catches up.
 
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../src/backends/clickhouse/status.js';
@@ -14,6 +15,7 @@ import { type RunningServer, startServer } from '../helpers/server.js';
 import { cornerCaseTransactions, randomTransactions } from '../helpers/synthetic.js';
 import {
   assertBuilt,
+  currentSnapshot,
   describeRun,
   errorLine,
   ingest,
@@ -361,6 +363,44 @@ describe('ClickHouse backend', () => {
       await txlake(['clickhouse', 'sync', '--lake', lake, '--json']),
     );
     expect(again).toMatchObject({ loadedFiles: 0, published: [] });
+  });
+
+  it('never copies a lake file whose checksum does not match: the sync names it, ClickHouse unchanged', async () => {
+    const file = writeCsvFile(
+      path.join(dir, 'damaged.csv'),
+      csvText([
+        {
+          user_id: '999000999',
+          transaction_type: 'ReturnActivity',
+          merchant_type_code: '5411',
+          amount_cents: '777',
+          datetime: '2023-06-02T10:00:00',
+        },
+      ]),
+    );
+    // Committed while ClickHouse is unreachable, so its file is not in ClickHouse yet; then damaged.
+    const earlier = new Set((await currentSnapshot(lake))?.files ?? []);
+    const offline = await txlake(['ingest', file, '--lake', lake, '--json'], {
+      TXLAKE_CLICKHOUSE_URL: 'http://127.0.0.1:1',
+    });
+    expect(offline.code, describeRun(['ingest'], offline)).toBe(4);
+    const snapshot = await currentSnapshot(lake);
+    const newest = snapshot?.files.find((f) => !earlier.has(f)) as string;
+    expect(newest).toContain('ReturnActivity');
+    const before = await status();
+    const { flipBytes } = await import('../helpers/damage.js');
+    const original = readFileSync(path.join(lake, newest));
+    await flipBytes(path.join(lake, newest));
+    try {
+      const refused = await txlake(['clickhouse', 'sync', '--lake', lake]);
+      expect(refused.code, describeRun(['clickhouse', 'sync'], refused)).not.toBe(0);
+      expect(errorLine(refused)).toContain(`${newest} does not match its checksum`);
+      expect(errorLine(refused)).toContain('nothing of it was copied to ClickHouse');
+      expect(await status()).toEqual(before);
+    } finally {
+      writeFileSync(path.join(lake, newest), original);
+    }
+    expect((await txlake(['clickhouse', 'sync', '--lake', lake])).code).toBe(0);
   });
 
   it('refuses to publish a second lake into the same database, changing nothing', async () => {
