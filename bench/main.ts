@@ -153,16 +153,9 @@ Examples:
       const seconds = parseIntegerFlag('--seconds', flags.seconds, 1, 600);
       const connections = parseIntegerFlag('--connections', flags.connections, 1, 1024);
       const benchmarks = await loadBenchmarks();
+      const run = { rows, seed, seconds, connections, dir: flags.dir, keep: flags.keep, log: stageLog() };
       if (flags.backend === 'clickhouse') {
-        const result = await benchmarks.runClickHouseServeBench({
-          rows,
-          seed,
-          seconds,
-          connections,
-          dir: flags.dir,
-          keep: flags.keep,
-          log: stageLog(),
-        });
+        const result = await benchmarks.runClickHouseServeBench(run);
         process.stdout.write(
           flags.json ? `${JSON.stringify(result)}\n` : benchmarks.formatClickHouseServeReport(result),
         );
@@ -180,14 +173,8 @@ Examples:
         );
       }
       const result = await runServeBench({
+        ...run,
         variants: variants as Array<keyof typeof SERVE_VARIANTS>,
-        rows,
-        seed,
-        seconds,
-        connections,
-        dir: flags.dir,
-        keep: flags.keep,
-        log: stageLog(),
       });
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatServeReport(result));
     });

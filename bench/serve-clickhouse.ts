@@ -8,12 +8,18 @@
 //   txlake             serve --backend clickhouse (answer cache per snapshot; hot keys: 100 users)
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { defaultUsers, generateTransactionsFile } from '../src/sample/generator.js';
 import { ClickHouseCluster } from './clickhouse-cluster.js';
-import { measureChild, packageRoot, withWorkDirectory } from './measure.js';
-import { freePort, type LoadResult, load, sampleKeys, stopServer, waitFor } from './serve.js';
+import { packageRoot, withWorkDirectory } from './measure.js';
+import {
+  freePort,
+  generateAndIngest,
+  type LoadResult,
+  load,
+  sampleKeys,
+  stopServer,
+  waitFor,
+} from './serve.js';
 
 export interface ClickHouseServeBenchOptions {
   rows: number;
@@ -69,21 +75,7 @@ export async function runClickHouseServeBench(
     const entry = (cluster?.urls[0] ?? process.env.TXLAKE_CLICKHOUSE_URL?.split(',')[0]) as string;
     const children: ChildProcess[] = [];
     try {
-      const csv = path.join(work, 'transactions.csv');
-      const lake = path.join(work, 'lake');
-      log(`generating ${options.rows.toLocaleString('en-US')} rows`);
-      await generateTransactionsFile(
-        { rows: options.rows, seed: options.seed, users: defaultUsers(options.rows) },
-        csv,
-      );
-      log('ingesting, and copying to ClickHouse');
-      const ingest = await measureChild(path.join(root, 'bin', 'txlake'), ['ingest', csv, '--lake', lake], {
-        cwd: root,
-        env: { ...process.env, ...env },
-      });
-      if (ingest.exitCode !== 0)
-        throw new Error(`txlake ingest failed: ${ingest.stderrTail.trim().split('\n').at(-1)}`);
-      await fs.rm(csv, { force: true });
+      const { lake, ingest } = await generateAndIngest(work, options, log, env);
       const keys = await sampleKeys(lake);
       const hotUsers = keys.users.slice(0, 100);
       const db = env.TXLAKE_CLICKHOUSE_DATABASE as string;

@@ -14,6 +14,7 @@ import { defaultUsers, generateTransactionsFile } from '../src/sample/generator.
 import {
   formatBytes,
   freePort,
+  type MeasuredRun,
   measureChild,
   packageRoot,
   treeRssBytes,
@@ -233,6 +234,35 @@ export function stopServer(server: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * Generate `rows` rows into `work` and ingest them as a new lake there (with `env`: ClickHouse's, say),
+ * timing the ingest as a user meets it; the CSV is removed afterwards.
+ */
+export async function generateAndIngest(
+  work: string,
+  options: { rows: number; seed: number },
+  log: (line: string) => void,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ lake: string; ingest: MeasuredRun }> {
+  const root = packageRoot();
+  const csv = path.join(work, 'transactions.csv');
+  const lake = path.join(work, 'lake');
+  log(`generating ${options.rows.toLocaleString('en-US')} rows`);
+  await generateTransactionsFile(
+    { rows: options.rows, seed: options.seed, users: defaultUsers(options.rows) },
+    csv,
+  );
+  log('ingesting');
+  const ingest = await measureChild(path.join(root, 'bin', 'txlake'), ['ingest', csv, '--lake', lake], {
+    cwd: root,
+    env: { ...process.env, ...env },
+  });
+  if (ingest.exitCode !== 0)
+    throw new Error(`txlake ingest failed: ${ingest.stderrTail.trim().split('\n').at(-1)}`);
+  await fs.rm(csv, { force: true });
+  return { lake, ingest };
+}
+
 export async function runServeBench(options: ServeBenchOptions): Promise<ServeBenchResult> {
   const log = options.log ?? (() => {});
   const root = packageRoot();
@@ -241,19 +271,8 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
   return withWorkDirectory('txlake-bench-serve-', options, async (work) => {
     const children: ChildProcess[] = [];
     try {
-      const csv = path.join(work, 'transactions.csv');
       const appendCsv = path.join(work, 'append.csv');
-      const lake = path.join(work, 'lake');
-      log(`generating ${options.rows.toLocaleString('en-US')} rows`);
-      await generateTransactionsFile(
-        { rows: options.rows, seed: options.seed, users: defaultUsers(options.rows) },
-        csv,
-      );
-      log('ingesting');
-      const ingest = await measureChild(txlake, ['ingest', csv, '--lake', lake], { cwd: root });
-      if (ingest.exitCode !== 0)
-        throw new Error(`txlake ingest failed: ${ingest.stderrTail.trim().split('\n').at(-1)}`);
-      await fs.rm(csv, { force: true });
+      const { lake, ingest } = await generateAndIngest(work, options, log);
       const keys = await sampleKeys(lake);
       const paths = {
         transactions: keys.users.map((u) => `/api/v1/data/transactions/${u}`),

@@ -160,7 +160,9 @@ export async function syncClickHouse(
     const needed = new Map<bigint, DataFile>();
     for (const manifest of retained) for (const file of manifest.files) needed.set(fileKeyOf(file), file);
     const missing = [...needed].filter(([key]) => nodes.some((node) => !node.files.has(key)));
-    if (missing.length > 0) {
+    const unpublished = retained.filter((m) => nodes.some((node) => !node.snapshots.has(m.id)));
+    if (missing.length > 0 || unpublished.length > 0) {
+      // One engine for the whole sync: it writes the files' rows and reads the snapshots' daily sums.
       const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'txlake-clickhouse-'));
       try {
         await withEngine(async (engine) => {
@@ -168,18 +170,16 @@ export async function syncClickHouse(
             result.loadedRows += await loadFile(engine, layout, nodes, key, file, scratch, config);
             result.loadedFiles++;
           }
+          for (const manifest of unpublished) {
+            const sums = await dailySumsText(engine, layout, manifest);
+            for (const node of nodes.filter((n) => !n.snapshots.has(manifest.id)))
+              await publishSnapshot(node, config, manifest, shaOf.get(manifest.id) as string, sums);
+            result.published.push(manifest.id);
+          }
         });
       } finally {
         await fs.rm(scratch, { recursive: true, force: true });
       }
-    }
-    for (const manifest of retained) {
-      const lacking = nodes.filter((node) => !node.snapshots.has(manifest.id));
-      if (lacking.length === 0) continue;
-      const sums = await dailySumsText(layout, manifest);
-      for (const node of lacking)
-        await publishSnapshot(node, config, manifest, shaOf.get(manifest.id) as string, sums);
-      result.published.push(manifest.id);
     }
     if (state.current !== null) {
       const current = state.current.id;
@@ -387,19 +387,21 @@ async function loadFile(
 }
 
 /** The snapshot's daily sums as TabSeparated rows of daily_sums (small: codes × days). */
-async function dailySumsText(layout: LakeLayout, manifest: SnapshotManifest): Promise<string> {
+async function dailySumsText(
+  engine: Engine,
+  layout: LakeLayout,
+  manifest: SnapshotManifest,
+): Promise<string> {
   const problem = await checkFile(layout, manifest.daily_sums);
   if (problem)
     throw new TxlakeError(
       'lake',
       `${manifest.daily_sums.path} ${problem}; snapshot ${manifest.id} was not copied to ClickHouse. Run \`txlake verify --lake ${layout.root}\``,
     );
-  const rows = await withEngine((engine) =>
-    engine.rows<{ line: string }>(
-      `SELECT concat_ws('\t', ${manifest.id}, merchant_type_code, (day - DATE '1970-01-01')::INTEGER,
-         purchase_cents::VARCHAR, return_cents::VARCHAR, rows) AS line
-       FROM read_parquet(${sqlString(layout.resolve(manifest.daily_sums.path))})`,
-    ),
+  const rows = await engine.rows<{ line: string }>(
+    `SELECT concat_ws('\t', ${manifest.id}, merchant_type_code, (day - DATE '1970-01-01')::INTEGER,
+       purchase_cents::VARCHAR, return_cents::VARCHAR, rows) AS line
+     FROM read_parquet(${sqlString(layout.resolve(manifest.daily_sums.path))})`,
   );
   return rows.map((row) => `${row.line}\n`).join('');
 }
