@@ -23,11 +23,10 @@ import {
   type ClickHouseConfig,
   clickHouseCode,
   clientFor,
-  describeClickHouseError,
   intHash64,
-  isUnavailable,
   layoutText,
   READ_TIMEOUT_MS,
+  readOrUnavailable,
   readShardWeights,
   sqlCount,
   sqlInt64,
@@ -71,17 +70,12 @@ class Nodes {
   ): Promise<T> {
     const node = this.clients[index % this.clients.length] as (typeof this.clients)[number];
     try {
-      return await work(node.client);
+      return await readOrUnavailable(node.url, () => work(node.client));
     } catch (error) {
-      if (!isUnavailable(error)) throw error;
       // The next request asks the next node (each node can answer for the whole cluster).
-      if (failover) this.active = (this.active + 1) % this.clients.length;
-      throw new BackendUnavailable(
-        `ClickHouse at ${node.url} did not answer: ${describeClickHouseError(error)}`,
-        {
-          cause: error,
-        },
-      );
+      if (failover && error instanceof BackendUnavailable)
+        this.active = (this.active + 1) % this.clients.length;
+      throw error;
     }
   }
 
