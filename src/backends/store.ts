@@ -27,6 +27,19 @@ export interface SnapshotView {
   dailySumsOfMerchant(merchantTypeCode: number): Promise<DailyMerchantSums[]>;
 }
 
+/** A retained snapshot, as `GET /api/v2/snapshots` lists it. */
+export interface SnapshotInfo {
+  id: number;
+  /** ISO 8601 UTC time of the commit. */
+  created: string;
+  operation: 'ingest' | 'delete-user' | 'rollback';
+  /** How an ingest's rows joined its parent's; null for the other operations. */
+  mode: 'append' | 'replace' | null;
+  rows: number;
+  /** Whether this is the snapshot the store serves by default. */
+  current: boolean;
+}
+
 export interface LookupInfo {
   /**
    * `memory`: an in-memory index; `parquet`: a query over the snapshot's files per lookup; `clickhouse`:
@@ -61,6 +74,24 @@ export class BackendUnavailable extends Error {
   override readonly name = 'BackendUnavailable';
 }
 
+/**
+ * A snapshot asked for by id (time travel, a cursor) that the store no longer retains (vacuumed): the
+ * HTTP layer answers 410. `NoSuchSnapshot`: an id above every snapshot ever committed (404).
+ */
+export class SnapshotGone extends Error {
+  override readonly name = 'SnapshotGone';
+  constructor(readonly snapshot: number) {
+    super(`snapshot ${snapshot} is no longer retained`);
+  }
+}
+
+export class NoSuchSnapshot extends Error {
+  override readonly name = 'NoSuchSnapshot';
+  constructor(readonly snapshot: number) {
+    super(`snapshot ${snapshot} was never committed`);
+  }
+}
+
 /** What a store tells its owner as it follows its source (the lake's pointer, ClickHouse's served table). */
 export interface StoreListener {
   /** A new snapshot is being served. */
@@ -82,6 +113,15 @@ export interface TransactionStore {
    * words for the log and /readyz (nothing private: anyone may read /readyz); null when all is well.
    */
   problem(): string | null;
+  /**
+   * The view of a retained snapshot (time travel): the current one's when `id` is current, else one that
+   * reads that snapshot's data as it was committed (checked as the current one is). Rejects with
+   * SnapshotGone (retained no longer), NoSuchSnapshot (above every committed id), SnapshotUnavailable (its
+   * files are damaged) or BackendUnavailable.
+   */
+  viewOf(id: number): Promise<SnapshotView>;
+  /** The retained snapshots, newest first (reflecting a vacuum within 2 s). */
+  snapshots(): Promise<SnapshotInfo[]>;
   /** Load the source's current snapshot if it changed; resolves to true when a new view was swapped in. */
   refresh(): Promise<boolean>;
   /**

@@ -14,6 +14,9 @@ export interface DailyMerchantSums {
   day: number;
   purchaseCents: bigint;
   returnCents: bigint;
+  /** How many purchases and returns the sums add up. */
+  purchases: number;
+  returns: number;
 }
 
 /** Daily sums by merchant code, each list in the order given (a query's ORDER BY merchant, day). */

@@ -391,7 +391,7 @@ async function writeAndCommit(
     writeDailySums(engine, layout, {
       ...target,
       rows: VALID_ROWS,
-      previous: request.parent?.daily_sums ?? null,
+      previous: request.parent ?? null,
     }),
   );
   const parent = request.parent;

@@ -9,7 +9,8 @@ import { digestFile, ensureDirectory, fsyncPath } from './durable-files.js';
 import { type Engine, sqlString } from './engine.js';
 import { faultPoint } from './fault-points.js';
 import type { LakeLayout } from './layout.js';
-import type { DataFile } from './manifest.js';
+import { dailySumsOfRowsSql, dailySumsRelation } from './daily-sums.js';
+import type { DataFile, SnapshotManifest } from './manifest.js';
 
 /**
  * Row groups of 32k rows: a user's rows (sorted by user_id) sit in one or two groups, and min/max statistics
@@ -18,8 +19,6 @@ import type { DataFile } from './manifest.js';
  */
 export const ROW_GROUP_ROWS = 32_768;
 
-const PURCHASE = sqlString('PurchaseActivity' satisfies TransactionType);
-const RETURN = sqlString('ReturnActivity' satisfies TransactionType);
 
 export interface NewFilesRequest {
   /** A SQL relation (table name or parenthesized query) of validated rows with the lake's five columns. */
@@ -124,37 +123,33 @@ export async function writeDataFiles(
 }
 
 /**
- * The per-(merchant_type_code, day) sums of the new rows, merged with those of the parent snapshot when
- * appending: net amounts are then answered from this small file, never from the raw rows. Sums are
- * DECIMAL(38,0) so that no total of INT64 amounts can overflow.
+ * The per-(merchant_type_code, day) sums and counts of the new rows, merged with those of the parent
+ * snapshot when appending: net amounts are then answered from this small file, never from the raw rows.
+ * Sums are DECIMAL(38,0) so that no total of INT64 amounts can overflow; `rows` (= purchases + returns) is
+ * kept for readers of the first format.
  */
 export async function writeDailySums(
   engine: Engine,
   layout: LakeLayout,
   request: Omit<NewFilesRequest, 'partitionBy'> & {
-    previous: DataFile | null;
+    /** The snapshot whose sums the new rows join (or leave), or null for a snapshot of these rows alone. */
+    previous: SnapshotManifest | null;
     /** `subtract` takes `rows` out of the previous sums (erasure); days left with no rows disappear. */
     direction?: 'add' | 'subtract';
   },
 ): Promise<DataFile> {
-  const sign = request.direction === 'subtract' ? '-' : '';
-  const fresh = `
-    SELECT merchant_type_code, CAST(datetime AS DATE) AS day,
-      ${sign}sum(CASE WHEN transaction_type = ${PURCHASE} THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS purchase_cents,
-      ${sign}sum(CASE WHEN transaction_type = ${RETURN} THEN amount_cents ELSE 0 END)::DECIMAL(38,0) AS return_cents,
-      ${sign}count(*)::BIGINT AS rows
-    FROM ${request.rows} GROUP BY ALL`;
+  const fresh = dailySumsOfRowsSql(request.rows, request.direction === 'subtract' ? '-' : '');
   const inputs = request.previous
-    ? `${fresh} UNION ALL SELECT merchant_type_code, day, purchase_cents, return_cents, rows
-       FROM read_parquet(${sqlString(layout.resolve(request.previous.path))})`
+    ? `${fresh} UNION ALL SELECT * FROM ${await dailySumsRelation(engine, layout, request.previous)}`
     : fresh;
   const staged = path.join(request.stagingDir, 'daily-sums.parquet');
   const rows = await copyCount(
     engine,
     `COPY (
       SELECT merchant_type_code, day, sum(purchase_cents)::DECIMAL(38,0) AS purchase_cents,
-        sum(return_cents)::DECIMAL(38,0) AS return_cents, sum(rows)::BIGINT AS rows
-      FROM (${inputs}) GROUP BY ALL HAVING sum(rows) > 0 ORDER BY ALL
+        sum(return_cents)::DECIMAL(38,0) AS return_cents, sum(purchases + returns)::BIGINT AS rows,
+        sum(purchases)::BIGINT AS purchases, sum(returns)::BIGINT AS returns
+      FROM (${inputs}) GROUP BY ALL HAVING sum(purchases + returns) > 0 ORDER BY ALL
     ) TO ${sqlString(staged)} (FORMAT parquet, COMPRESSION zstd)`,
   );
   return publishFile(

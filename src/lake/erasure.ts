@@ -66,7 +66,7 @@ export async function deleteUser(
     const dailySums = await writeDailySums(engine, layout, {
       ...request,
       rows: `(SELECT * FROM read_parquet([${erased}], hive_partitioning = true, hive_types = {'transaction_type': VARCHAR}) WHERE user_id = ${userId})`,
-      previous: parent.daily_sums,
+      previous: parent,
       direction: 'subtract',
     });
     const replacements = new Map<string, DataFile | null>();
