@@ -3,7 +3,7 @@
 // written before has only the total (`rows`), and its counts are taken from the snapshot's data files, once,
 // wherever the sums are read (a server's load, an append's merge, a ClickHouse sync).
 
-import { type TransactionType } from '../domain/schema.js';
+import type { TransactionType } from '../domain/schema.js';
 import { type Engine, sqlString } from './engine.js';
 import type { LakeLayout } from './layout.js';
 import type { DataFile, SnapshotManifest } from './manifest.js';

@@ -4,12 +4,12 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type PartitionScheme, TRANSACTION_TYPES, type TransactionType } from '../domain/schema.js';
+import { type PartitionScheme, TRANSACTION_TYPES } from '../domain/schema.js';
+import { dailySumsOfRowsSql, dailySumsRelation } from './daily-sums.js';
 import { digestFile, ensureDirectory, fsyncPath } from './durable-files.js';
 import { type Engine, sqlString } from './engine.js';
 import { faultPoint } from './fault-points.js';
 import type { LakeLayout } from './layout.js';
-import { dailySumsOfRowsSql, dailySumsRelation } from './daily-sums.js';
 import type { DataFile, SnapshotManifest } from './manifest.js';
 
 /**
@@ -18,7 +18,6 @@ import type { DataFile, SnapshotManifest } from './manifest.js';
  * 1: files 0.5% larger than the default level and 10% faster to write; snappy would be 25% larger.
  */
 export const ROW_GROUP_ROWS = 32_768;
-
 
 export interface NewFilesRequest {
   /** A SQL relation (table name or parenthesized query) of validated rows with the lake's five columns. */

@@ -30,6 +30,8 @@ export interface SnapshotHistory {
   snapshots: SnapshotSummary[];
   /** What is wrong with the lake's pointer or log, if anything (the list is still the committed history). */
   problem: LakeProblem | null;
+  /** The highest snapshot id the lake has used (committed or not, vacuumed or not); 0 for a new lake. */
+  highestId: number;
 }
 
 /**
@@ -72,7 +74,7 @@ export async function listSnapshots(layout: LakeLayout): Promise<SnapshotHistory
             ),
     });
   }
-  return { snapshots, problem: state.problem };
+  return { snapshots, problem: state.problem, highestId: state.highestId };
 }
 
 /**

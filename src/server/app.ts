@@ -19,6 +19,8 @@ import {
 } from '../backends/store.js';
 import { AnswerCache } from './answer-cache.js';
 import { v1Routes } from './api/v1/routes.js';
+import { sendProblem } from './api/v2/problems.js';
+import { v2Routes } from './api/v2/routes.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { healthRoutes } from './routes/health.js';
@@ -79,7 +81,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         reply.code(414).send({ error: 'the URL is too long' });
         return;
       }
-      // A path Fastify cannot even decode (`%zz`) is still a client error in v1's own words.
+      // A path Fastify cannot even decode (`%zz`) is still a client error in v1's own words, or v2's.
+      const v2 = /^\/api\/v2\/(users|merchant-types)\//.exec(request.url);
+      if (v2) {
+        const parameter = v2[1] === 'users' ? 'userId' : 'code';
+        sendProblem(reply, 400, `${parameter} is not valid percent-encoding`, parameter);
+        return;
+      }
       const v1 = /^\/api\/v1\/data\/(transactions|netAmount)\//.exec(request.url);
       const param = v1 ? (v1[1] === 'transactions' ? 'userId' : 'merchantTypeCode') : null;
       reply.code(400).send({ error: param ? `${param} must be an integer` : error.message });
@@ -176,6 +184,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await guarded.register(openApiPlugin, { version: options.version });
       await guarded.register(healthRoutes);
       await guarded.register(v1Routes, { prefix: '/api/v1' });
+      await guarded.register(v2Routes, { prefix: '/api/v2' });
     },
   });
   return app;

@@ -15,14 +15,20 @@ import {
   dailySumsByMerchant,
   type TransactionBatch,
 } from '../../domain/transaction-batch.js';
-import { type Engine, openEngine, sqlString } from '../../lake/engine.js';
+import { dailySumsRelation, dataFilesSql } from '../../lake/daily-sums.js';
+import { type Engine, openEngine } from '../../lake/engine.js';
+import { listSnapshots, type SnapshotHistory } from '../../lake/history.js';
 import { describeDamage, VerifiedFiles } from '../../lake/integrity.js';
 import { readServableSnapshot } from '../../lake/lake-state.js';
 import { LakeLayout } from '../../lake/layout.js';
 import type { SnapshotManifest } from '../../lake/manifest.js';
+import { describeManifestProblem, readManifest } from '../../lake/snapshots.js';
 import { SnapshotFollower } from '../follower.js';
 import {
   type LookupInfo,
+  NoSuchSnapshot,
+  SnapshotGone,
+  type SnapshotInfo,
   SnapshotUnavailable,
   type SnapshotView,
   type StoreListener,
@@ -66,7 +72,22 @@ interface DailyRow {
   day: number;
   purchase_cents: string;
   return_cents: string;
+  purchases: number;
+  returns: number;
 }
+
+/** A user's rows from the snapshot's files (row-group statistics prune all but a few groups). */
+function parquetUserSql(filesSql: string, fileCount: number): string {
+  return fileCount === 0
+    ? 'SELECT NULL::BIGINT AS user_id, NULL AS transaction_type, NULL::INTEGER AS merchant_type_code, NULL::BIGINT AS amount_cents, NULL::BIGINT AS epoch_us WHERE $1::BIGINT IS NULL AND false'
+    : `SELECT user_id, transaction_type, merchant_type_code, amount_cents, epoch_us(datetime) AS epoch_us
+       FROM ${filesSql} WHERE user_id = $1`;
+}
+
+/** Views of earlier snapshots kept open for time travel and cursors (Parquet lookups: no index memory). */
+const PINNED_VIEWS = 4;
+/** How long a read of the lake's history answers `snapshots()` and `viewOf()` (a vacuum shows within 2 s). */
+const HISTORY_TTL_MS = 1000;
 
 /** How a view finds a user's rows. */
 export type UserLookupKind = 'memory' | 'parquet';
@@ -185,6 +206,9 @@ export class EmbeddedStore implements TransactionStore {
   private readonly closing = new AbortController();
   private follower: SnapshotFollower | null = null;
   private watcher: FSWatcher | null = null;
+  /** Views of earlier snapshots by id, least recently used first. */
+  private readonly pinned = new Map<number, Promise<EmbeddedSnapshotView>>();
+  private history: { read: number; value: Promise<SnapshotHistory> } | null = null;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -289,13 +313,8 @@ export class EmbeddedStore implements TransactionStore {
       throw new TxlakeError('lake', `snapshot ${manifest.id} is not served: ${describeDamage(damaged)}`);
     this.closing.signal.throwIfAborted();
     const daily = await this.loadDailySums(manifest);
-    const files = manifest.files.map((f) => sqlString(this.layout.resolve(f.path)));
-    const filesSql = `read_parquet([${files.join(', ')}], hive_partitioning = true, hive_types = {'transaction_type': VARCHAR})`;
-    const userSql =
-      files.length === 0
-        ? 'SELECT NULL::BIGINT AS user_id, NULL AS transaction_type, NULL::INTEGER AS merchant_type_code, NULL::BIGINT AS amount_cents, NULL::BIGINT AS epoch_us WHERE $1::BIGINT IS NULL AND false'
-        : `SELECT user_id, transaction_type, merchant_type_code, amount_cents, epoch_us(datetime) AS epoch_us
-           FROM ${filesSql} WHERE user_id = $1`;
+    const filesSql = dataFilesSql(this.layout, manifest.files);
+    const userSql = parquetUserSql(filesSql, manifest.files.length);
     // The estimate counts a user per row: the budget holds whatever the rows-per-user ratio.
     const estimate = manifest.rows * (INDEX_BYTES_PER_ROW + INDEX_BYTES_PER_USER);
     const fits = this.userLookup === 'memory' && estimate <= this.indexMemoryBytes;
@@ -319,9 +338,117 @@ export class EmbeddedStore implements TransactionStore {
       { loadMs, verifyMs },
       fallback,
     );
-    this.verified.retainOnly([manifest]);
+    this.retainVerified();
     this.refusal = null;
     return true;
+  }
+
+  /** Remember the checksums of the files the served and pinned views read, and no others. */
+  private retainVerified(): void {
+    const views: EmbeddedSnapshotView[] = [];
+    if (this.view) views.push(this.view);
+    for (const pinned of this.pinnedViews) views.push(pinned);
+    this.verified.retainOnly(views.map((v) => v.manifest));
+  }
+
+  /** Pinned views loaded so far (their promises resolved). */
+  private readonly pinnedViews = new Set<EmbeddedSnapshotView>();
+
+  /** The lake's history, read at most once a second however many requests ask. */
+  private readHistory(): Promise<SnapshotHistory> {
+    const now = performance.now();
+    if (this.history === null || now - this.history.read > HISTORY_TTL_MS) {
+      const value = listSnapshots(this.layout);
+      value.catch(() => {
+        if (this.history?.value === value) this.history = null; // the next request reads again
+      });
+      this.history = { read: now, value };
+    }
+    return this.history.value;
+  }
+
+  async snapshots(): Promise<SnapshotInfo[]> {
+    const history = await this.readHistory();
+    const served = this.view?.id ?? null;
+    return history.snapshots
+      .map((s) => ({
+        id: s.id,
+        created: s.created,
+        operation: s.operation,
+        mode: s.operation === 'ingest' ? s.mode : null,
+        rows: s.rows,
+        current: s.id === served,
+      }))
+      .reverse();
+  }
+
+  async viewOf(id: number): Promise<SnapshotView> {
+    if (this.view?.id === id) return this.view;
+    const history = await this.readHistory();
+    const entry = history.snapshots.find((s) => s.id === id);
+    if (entry === undefined) {
+      this.unpin(id);
+      throw id > history.highestId ? new NoSuchSnapshot(id) : new SnapshotGone(id);
+    }
+    let pinned = this.pinned.get(id);
+    if (pinned) {
+      this.pinned.delete(id); // re-inserted below: most recently used
+    } else {
+      pinned = this.loadPinned(id, entry.damaged);
+      pinned.then(
+        (view) => this.pinnedViews.add(view),
+        () => this.unpin(id),
+      );
+    }
+    this.pinned.set(id, pinned);
+    for (const old of this.pinned.keys()) {
+      if (this.pinned.size <= PINNED_VIEWS) break;
+      this.unpin(old);
+    }
+    return pinned;
+  }
+
+  private unpin(id: number): void {
+    const pinned = this.pinned.get(id);
+    if (pinned === undefined) return;
+    this.pinned.delete(id);
+    pinned.then(
+      (view) => {
+        this.pinnedViews.delete(view);
+        this.retainVerified();
+      },
+      () => {},
+    );
+  }
+
+  /**
+   * A retained snapshot as committed, checked as a served one is (manifest as logged, every file's
+   * checksum) and answered by Parquet lookups: time travel costs no index memory.
+   */
+  private async loadPinned(id: number, damaged: string | null): Promise<EmbeddedSnapshotView> {
+    const started = performance.now();
+    const unavailable = (why: string) =>
+      new SnapshotUnavailable(`snapshot ${id} cannot be read: ${why.replaceAll(this.layout.root, '<lake>')}`);
+    if (damaged) throw unavailable(damaged);
+    const reading = await readManifest(this.layout, id);
+    if (reading.kind !== 'ok') throw unavailable(describeManifestProblem(this.layout, id, reading));
+    const manifest = reading.manifest;
+    const verifyStarted = performance.now();
+    const problems = await this.verified.verify(manifest);
+    if (problems.length > 0) throw unavailable(describeDamage(problems));
+    const verifyMs = Math.round(performance.now() - verifyStarted);
+    const daily = await this.loadDailySums(manifest);
+    const userSql = parquetUserSql(dataFilesSql(this.layout, manifest.files), manifest.files.length);
+    return new EmbeddedSnapshotView(
+      manifest,
+      this.pool,
+      userSql,
+      daily,
+      null,
+      this.verified,
+      { loadMs: Math.round(performance.now() - started), verifyMs },
+      null,
+    );
   }
 
   /** The served snapshot's files, watched between snapshots: a change is hashed again, a damage recorded. */
@@ -357,8 +484,9 @@ export class EmbeddedStore implements TransactionStore {
   private async loadDailySums(manifest: SnapshotManifest): Promise<Map<number, DailyMerchantSums[]>> {
     const rows = await this.engine.rows<DailyRow>(
       `SELECT merchant_type_code, (day - DATE '1970-01-01')::INTEGER AS day,
-         purchase_cents::VARCHAR AS purchase_cents, return_cents::VARCHAR AS return_cents
-       FROM read_parquet(${sqlString(this.layout.resolve(manifest.daily_sums.path))})
+         purchase_cents::VARCHAR AS purchase_cents, return_cents::VARCHAR AS return_cents,
+         purchases::INTEGER AS purchases, returns::INTEGER AS returns
+       FROM ${await dailySumsRelation(this.engine, this.layout, manifest)}
        ORDER BY merchant_type_code, day`,
     );
     return dailySumsByMerchant(
@@ -367,6 +495,8 @@ export class EmbeddedStore implements TransactionStore {
         day: row.day,
         purchaseCents: BigInt(row.purchase_cents),
         returnCents: BigInt(row.return_cents),
+        purchases: row.purchases,
+        returns: row.returns,
       })),
     );
   }

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
+import { sendProblem } from '../api/v2/problems.js';
 
 export interface MethodNotAllowedOptions {
   /** Registers the routes to guard: every URL a route is registered on, by the time it resolves. */
@@ -34,10 +35,10 @@ function refuseMethod(allow: string, use: string): Answer {
       reply.callNotFound();
       return;
     }
-    reply
-      .code(405)
-      .header('allow', allow)
-      .send({ error: `method ${request.method} is not allowed on ${pathOf(request)}; use ${use}` });
+    const detail = `method ${request.method} is not allowed on ${pathOf(request)}; use ${use}`;
+    // v2 speaks RFC 9457 problems; v1 and the rest keep the old service's {error} body.
+    if (pathOf(request).startsWith('/api/v2/')) sendProblem(reply.header('allow', allow), 405, detail);
+    else reply.code(405).header('allow', allow).send({ error: detail });
   };
 }
 

@@ -14,9 +14,15 @@ export const openApiPlugin = fp(async (app: FastifyInstance, options: { version:
         version: options.version,
         description:
           'Card transactions from a snapshotted Parquet lake. API v1 is wire-compatible with the earlier ' +
-          'Flask service: same paths, shapes, key order and half-to-even rounding.',
+          'Flask service: same paths, shapes, key order and half-to-even rounding. API v2 answers exact values ' +
+          '(cents, microseconds, all 64 bits), filters, pages with cursors, travels in time over the retained ' +
+          'snapshots (?snapshot=) and exports a user’s data; its errors are RFC 9457 problem documents.',
       },
       tags: [
+        {
+          name: 'v2',
+          description: 'Exact, filterable, pageable answers; time travel; export; RFC 9457 problems',
+        },
         { name: 'v1', description: 'Wire-compatible with the old design' },
         { name: 'operations', description: 'Health and readiness' },
       ],
