@@ -383,3 +383,90 @@ export class V1Oracle {
     return `[${items.join(',')}]`;
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// v2 answers (SPEC §4 "v2"): exact values, filters, daily sums with counts.
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffffZ`, exact to the microsecond. */
+export function formatMicros(micros: bigint): string {
+  const second = formatSecond(micros).slice(0, 19);
+  const fraction = micros - floorDiv(micros, 1_000_000n) * 1_000_000n;
+  return `${second}.${String(fraction).padStart(6, '0')}Z`;
+}
+
+export interface V2Filter {
+  /** Epoch microseconds, inclusive / exclusive. */
+  from?: bigint;
+  to?: bigint;
+  type?: 'PurchaseActivity' | 'ReturnActivity';
+  code?: number;
+}
+
+export class V2Oracle {
+  constructor(private readonly rows: readonly OracleRow[]) {}
+
+  userIds(): bigint[] {
+    return [...new Set(this.rows.map((r) => r.userId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  codes(): number[] {
+    return [...new Set(this.rows.map((r) => r.code))].sort((a, b) => a - b);
+  }
+
+  /** Every transaction object of the user matching `filter`, in order, as compact JSON texts. */
+  transactions(userId: bigint, filter: V2Filter = {}): string[] {
+    return this.rows
+      .filter(
+        (r) =>
+          r.userId === userId &&
+          (filter.from === undefined || r.micros >= filter.from) &&
+          (filter.to === undefined || r.micros < filter.to) &&
+          (filter.type === undefined || r.type === filter.type) &&
+          (filter.code === undefined || r.code === filter.code),
+      )
+      .sort(compareV1)
+      .map(
+        (r) =>
+          `{"user_id":${r.userId},"datetime":"${formatMicros(r.micros)}","transaction_type":"${r.type}",` +
+          `"merchant_type_code":${r.code},"amount_cents":${r.cents}}`,
+      );
+  }
+
+  /** The same rows as CSV lines (no header). */
+  transactionsCsv(userId: bigint): string[] {
+    return this.transactions(userId).map((json) => {
+      const o =
+        /"user_id":(\d+),"datetime":"([^"]+)","transaction_type":"(\w+)","merchant_type_code":(\d+),"amount_cents":(-?\d+)/.exec(
+          json,
+        );
+      if (!o) throw new Error(`unexpected ${json}`);
+      return `${o[1]},${o[2]},${o[3]},${o[4]},${o[5]}`;
+    });
+  }
+
+  /** The `data` entries of daily-net for `code`, days in [fromDay, toDay) as day numbers. */
+  dailyNet(code: number, fromDay?: bigint, toDay?: bigint): string[] {
+    const days = new Map<bigint, { p: bigint; r: bigint; np: number; nr: number }>();
+    for (const row of this.rows) {
+      if (row.code !== code) continue;
+      const day = utcDay(row.micros);
+      if ((fromDay !== undefined && day < fromDay) || (toDay !== undefined && day >= toDay)) continue;
+      const sums = days.get(day) ?? { p: 0n, r: 0n, np: 0, nr: 0 };
+      if (row.type === 'PurchaseActivity') {
+        sums.p += row.cents;
+        sums.np++;
+      } else {
+        sums.r += row.cents;
+        sums.nr++;
+      }
+      days.set(day, sums);
+    }
+    return [...days.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(
+        ([day, s]) =>
+          `{"date":"${formatDay(day)}","merchant_type_code":${code},"purchases_cents":${s.p},"returns_cents":${s.r},` +
+          `"net_cents":${s.p - s.r},"purchases":${s.np},"returns":${s.nr}}`,
+      );
+  }
+}
