@@ -35,16 +35,35 @@ describe('v1 answers', () => {
 
   it('shape a daily net: purchases minus returns, half to even, negative allowed', () => {
     const day = Math.floor(Date.parse('2023-03-30T00:00:00Z') / 86_400_000);
-    const answer = toV1DailyNet({ merchantTypeCode: 5732, day, purchaseCents: 104_700n, returnCents: 0n });
+    const answer = toV1DailyNet({
+      merchantTypeCode: 5732,
+      day,
+      purchaseCents: 104_700n,
+      returnCents: 0n,
+      purchases: 1,
+      returns: 1,
+    });
     expect(Object.keys(answer)).toEqual(['merchant_type_code', 'net_amount_in_dollars', 'date']);
     expect(answer).toEqual({ merchant_type_code: 5732, net_amount_in_dollars: 1047n, date: '2023-03-30' });
     expect(
-      toV1DailyNet({ merchantTypeCode: 1, day, purchaseCents: 0n, returnCents: 75_150n })
-        .net_amount_in_dollars,
+      toV1DailyNet({
+        merchantTypeCode: 1,
+        day,
+        purchaseCents: 0n,
+        returnCents: 75_150n,
+        purchases: 1,
+        returns: 1,
+      }).net_amount_in_dollars,
     ).toBe(-752n);
     expect(
-      toV1DailyNet({ merchantTypeCode: 1, day, purchaseCents: 100n, returnCents: 75_150n })
-        .net_amount_in_dollars,
+      toV1DailyNet({
+        merchantTypeCode: 1,
+        day,
+        purchaseCents: 100n,
+        returnCents: 75_150n,
+        purchases: 1,
+        returns: 1,
+      }).net_amount_in_dollars,
     ).toBe(-750n);
   });
 

@@ -33,6 +33,12 @@ class FakeStore implements TransactionStore {
   async refresh(): Promise<boolean> {
     return false;
   }
+  async viewOf(): Promise<SnapshotView> {
+    throw new Error('not used by the answer cache');
+  }
+  async snapshots(): Promise<never[]> {
+    return [];
+  }
   async follow(): Promise<void> {}
   async close(): Promise<void> {}
 }

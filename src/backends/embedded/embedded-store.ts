@@ -84,6 +84,9 @@ function parquetUserSql(filesSql: string, fileCount: number): string {
        FROM ${filesSql} WHERE user_id = $1`;
 }
 
+/** How often a view found damaged verifies its files again on a lookup. */
+const DAMAGE_RECHECK_MS = 1000;
+
 /** Views of earlier snapshots kept open for time travel and cursors (Parquet lookups: no index memory). */
 const PINNED_VIEWS = 4;
 /** How long a read of the lake's history answers `snapshots()` and `viewOf()` (a vacuum shows within 2 s). */
@@ -105,6 +108,7 @@ class EmbeddedSnapshotView implements SnapshotView {
    * verified bytes and keep answering.
    */
   damage: string | null = null;
+  private damagedAt = 0;
 
   get impaired(): string | null {
     return this.index === null ? this.damage : null;
@@ -136,13 +140,20 @@ class EmbeddedSnapshotView implements SnapshotView {
   async transactionsOfUser(userId: bigint): Promise<TransactionBatch> {
     if (this.index) return this.index.lookup(userId);
     // Parquet lookups read the files now: a file written to since it was verified is hashed again first
-    // (the same bytes in a new file are fine), and not read at all if it differs.
-    const changed =
-      this.damage === null && (await this.verified.changedSinceVerified(this.manifest)).length > 0
-        ? await this.verified.verify(this.manifest)
-        : [];
-    if (changed.length > 0) {
-      this.damage = `snapshot ${this.id}, being served, changed on disk after it was loaded: ${describeDamage(changed)}; user lookups are refused until it is verified again`;
+    // (the same bytes in a new file are fine), and not read at all if it differs. A damaged view is
+    // verified again at most once a second (a pinned view has no follower to do it): a restored file
+    // brings it back, a damaged one is not hashed on every request.
+    const recheck =
+      this.damage === null
+        ? (await this.verified.changedSinceVerified(this.manifest)).length > 0
+        : performance.now() - this.damagedAt > DAMAGE_RECHECK_MS;
+    if (recheck) {
+      const changed = await this.verified.verify(this.manifest);
+      this.damage =
+        changed.length === 0
+          ? null
+          : `snapshot ${this.id}, being served, changed on disk after it was loaded: ${describeDamage(changed)}; user lookups are refused until it is verified again`;
+      this.damagedAt = performance.now();
     }
     if (this.damage) throw new SnapshotUnavailable(this.damage);
     return this.pool.use(async (connection) => {

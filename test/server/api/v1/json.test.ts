@@ -313,6 +313,8 @@ describe('v1DailyNetJson', () => {
           day: random() < 0.3 ? int(random, -800, 800) : int(random, FIRST_DAY, LAST_DAY),
           purchaseCents: purchase < 0n ? -purchase : purchase,
           returnCents: returned < 0n ? -returned : returned,
+          purchases: 1,
+          returns: 1,
         };
       });
       days.sort((a, b) => a.day - b.day);
@@ -324,9 +326,16 @@ describe('v1DailyNetJson', () => {
   it('writes an empty list as [] and the exact edges', () => {
     expect(v1DailyNetJson([]).toString()).toBe('[]');
     const days: DailyMerchantSums[] = [
-      { merchantTypeCode: 0, day: FIRST_DAY, purchaseCents: 0n, returnCents: 75_050n },
-      { merchantTypeCode: 0, day: -1, purchaseCents: 2n ** 64n, returnCents: 50n },
-      { merchantTypeCode: 0, day: LAST_DAY, purchaseCents: 150n, returnCents: 0n },
+      {
+        merchantTypeCode: 0,
+        day: FIRST_DAY,
+        purchaseCents: 0n,
+        returnCents: 75_050n,
+        purchases: 1,
+        returns: 1,
+      },
+      { merchantTypeCode: 0, day: -1, purchaseCents: 2n ** 64n, returnCents: 50n, purchases: 1, returns: 1 },
+      { merchantTypeCode: 0, day: LAST_DAY, purchaseCents: 150n, returnCents: 0n, purchases: 1, returns: 1 },
     ];
     expect(v1DailyNetJson(days).toString()).toBe(
       '[{"merchant_type_code":0,"net_amount_in_dollars":-750,"date":"0001-01-01"},' +
