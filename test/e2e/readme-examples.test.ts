@@ -75,6 +75,8 @@ const isTranscript = (block: CodeBlock) => block.lang === 'sh' && block.lines[0]
 
 interface CurlExample {
   path: string;
+  /** Headers the command sends (`-H 'Name: value'`). */
+  headers: Record<string, string>;
   /** What the README shows after the command, or null when it shows none. */
   shown: string | null;
 }
@@ -85,7 +87,15 @@ function curlExamples(text: string): CurlExample[] {
   for (const block of codeBlocks(text)) {
     for (const [index, line] of block.lines.entries()) {
       if (!/^(\$ )?curl\b/.test(line)) continue;
-      const url = /^(?:\$ )?curl (\S+)$/.exec(line)?.[1];
+      // `curl [-H 'Name: value']… URL`, the URL bare or in single quotes (a query with `&`).
+      const parsed = /^(?:\$ )?curl((?: -H '[^']*')*) '?([^' ]+)'?$/.exec(line);
+      const url = parsed?.[2];
+      const headers = Object.fromEntries(
+        [...(parsed?.[1] ?? '').matchAll(/-H '([^:]+): ([^']*)'/g)].map((h) => [
+          h[1] as string,
+          h[2] as string,
+        ]),
+      );
       if (!url?.startsWith(`${README_BASE}/`)) {
         throw new Error(
           `README.md: \`${line}\` is not a plain \`curl ${README_BASE}/…\`; teach this test to run it`,
@@ -100,6 +110,7 @@ function curlExamples(text: string): CurlExample[] {
       }
       examples.push({
         path: url.slice(README_BASE.length),
+        headers,
         shown: answer.length > 0 ? answer.join('\n') : null,
       });
     }
@@ -229,8 +240,8 @@ describe('README.md examples', () => {
       const paths = examples.map((e) => e.path);
       expect(paths).toContain('/api/v1/data/transactions/31373');
       expect(paths).toContain('/api/v1/data/netAmount/5732');
-      for (const { path: url, shown } of examples) {
-        const response = await live().get(url);
+      for (const { path: url, headers, shown } of examples) {
+        const response = await live().get(url, headers);
         if (shown === null) {
           expect(response.status, url).toBe(200);
           continue;
