@@ -45,13 +45,17 @@ import {
 import { negotiate } from './negotiation.js';
 import { PROBLEM_TYPE, sendProblem } from './problems.js';
 import {
+  AttachmentHeader,
   CodeParams,
   DailyNetPageSchema,
   DailyNetQuery,
   ExportQuery,
+  PageLinkHeader,
+  PROBLEM_HEADERS,
   PROBLEMS,
   ProblemSchema,
   SnapshotHeaders,
+  SnapshotListHeaders,
   SnapshotListSchema,
   TransactionsPageSchema,
   TransactionsQuery,
@@ -109,13 +113,16 @@ interface Answering {
   pinned: boolean;
 }
 
+function notServing(store: TransactionStore): NotServing {
+  return new NotServing(
+    store.problem() ? 'no snapshot can be served; see /readyz' : 'no snapshot is loaded yet',
+  );
+}
+
 async function resolveView(store: TransactionStore, snapshot: number | null): Promise<Answering> {
   if (snapshot === null) {
     const view = store.current();
-    if (view === null)
-      throw new NotServing(
-        store.problem() ? 'no snapshot can be served; see /readyz' : 'no snapshot is loaded yet',
-      );
+    if (view === null) throw notServing(store);
     return { view, pinned: false };
   }
   if (!Number.isSafeInteger(snapshot) || snapshot < 1) throw new NoSuchSnapshot(snapshot);
@@ -196,7 +203,11 @@ function problemResponses(statuses: readonly (keyof typeof PROBLEMS)[]) {
   return Object.fromEntries(
     statuses.map((status) => [
       status,
-      { description: PROBLEMS[status], content: { [PROBLEM_TYPE]: { schema: ProblemSchema } } },
+      {
+        description: PROBLEMS[status],
+        ...(PROBLEM_HEADERS[status] === undefined ? {} : { headers: PROBLEM_HEADERS[status] }),
+        content: { [PROBLEM_TYPE]: { schema: ProblemSchema } },
+      },
     ]),
   );
 }
@@ -268,7 +279,7 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: {
             description: 'A page of transactions',
-            headers: SnapshotHeaders,
+            headers: { ...SnapshotHeaders, ...PageLinkHeader },
             content: {
               'application/json': { schema: TransactionsPageSchema },
               'text/csv': {
@@ -385,7 +396,7 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: {
             description: 'The user’s rows',
-            headers: SnapshotHeaders,
+            headers: { ...SnapshotHeaders, ...AttachmentHeader },
             content: {
               'text/csv': { schema: { type: 'string' } },
               'application/x-ndjson': { schema: { type: 'string' } },
@@ -432,6 +443,7 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: {
             description: 'The retained snapshots',
+            headers: SnapshotListHeaders,
             content: { 'application/json': { schema: SnapshotListSchema } },
           },
           304: { description: 'Not modified (If-None-Match)', type: 'null' },
@@ -443,6 +455,8 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
       // Bodies are written here, not by the schema's serializer: the reply is untyped.
       const reply = typedReply as FastifyReply;
       if (negotiate(request.headers.accept, JSON_ONLY) === null) throw new NotAcceptable(JSON_ONLY);
+      // Before the first commit there may be no lake to list at all: as unready as every other v2 route.
+      if (store.current() === null) throw notServing(store);
       const list = await store.snapshots();
       const data = list.map((s) =>
         JSON.stringify({
