@@ -36,6 +36,16 @@ import {
   transactionsPageJson,
 } from '../../../domain/v2.js';
 import {
+  DAILY_NET_JSON,
+  EXPORT_CSV,
+  EXPORT_NDJSON,
+  SNAPSHOTS_JSON,
+  TRANSACTIONS_CSV,
+  TRANSACTIONS_JSON,
+  TRANSACTIONS_PROBLEMS,
+  type V2Example,
+} from './examples.js';
+import {
   EXPORT_FORMATS,
   EXPORT_MEDIA_TYPES,
   type ExportFormat,
@@ -199,14 +209,22 @@ function nextLink(request: FastifyRequest, cursor: string, limit: number): strin
   return `<${path}?cursor=${cursor}&limit=${limit}>; rel="next"`;
 }
 
-function problemResponses(statuses: readonly (keyof typeof PROBLEMS)[]) {
+function problemResponses(
+  statuses: readonly (keyof typeof PROBLEMS)[],
+  examples: Partial<Record<number, Record<string, V2Example>>> = {},
+) {
   return Object.fromEntries(
     statuses.map((status) => [
       status,
       {
         description: PROBLEMS[status],
         ...(PROBLEM_HEADERS[status] === undefined ? {} : { headers: PROBLEM_HEADERS[status] }),
-        content: { [PROBLEM_TYPE]: { schema: ProblemSchema } },
+        content: {
+          [PROBLEM_TYPE]: {
+            schema: ProblemSchema,
+            ...(examples[status] === undefined ? {} : { examples: examples[status] }),
+          },
+        },
       },
     ]),
   );
@@ -281,14 +299,15 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
             description: 'A page of transactions',
             headers: { ...SnapshotHeaders, ...PageLinkHeader },
             content: {
-              'application/json': { schema: TransactionsPageSchema },
+              'application/json': { schema: TransactionsPageSchema, examples: TRANSACTIONS_JSON },
               'text/csv': {
                 schema: { type: 'string', description: 'A header line, then a row per line (LF)' },
+                examples: TRANSACTIONS_CSV,
               },
             },
           },
           304: { description: 'Not modified (If-None-Match)', type: 'null' },
-          ...problemResponses(DATA_PROBLEMS),
+          ...problemResponses(DATA_PROBLEMS, TRANSACTIONS_PROBLEMS),
         },
       },
       attachValidation: true,
@@ -356,7 +375,7 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
           200: {
             description: 'The daily sums',
             headers: SnapshotHeaders,
-            content: { 'application/json': { schema: DailyNetPageSchema } },
+            content: { 'application/json': { schema: DailyNetPageSchema, examples: DAILY_NET_JSON } },
           },
           304: { description: 'Not modified (If-None-Match)', type: 'null' },
           ...problemResponses(DATA_PROBLEMS),
@@ -398,8 +417,8 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
             description: 'The user’s rows',
             headers: { ...SnapshotHeaders, ...AttachmentHeader },
             content: {
-              'text/csv': { schema: { type: 'string' } },
-              'application/x-ndjson': { schema: { type: 'string' } },
+              'text/csv': { schema: { type: 'string' }, examples: EXPORT_CSV },
+              'application/x-ndjson': { schema: { type: 'string' }, examples: EXPORT_NDJSON },
               'application/vnd.apache.parquet': { schema: { type: 'string', format: 'binary' } },
             },
           },
@@ -444,7 +463,7 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
           200: {
             description: 'The retained snapshots',
             headers: SnapshotListHeaders,
-            content: { 'application/json': { schema: SnapshotListSchema } },
+            content: { 'application/json': { schema: SnapshotListSchema, examples: SNAPSHOTS_JSON } },
           },
           304: { description: 'Not modified (If-None-Match)', type: 'null' },
           ...problemResponses([406, 503]),
