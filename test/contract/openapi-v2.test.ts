@@ -282,10 +282,40 @@ describe('the document', () => {
     for (const r of Object.values(doc.components?.responses ?? {}))
       statuses.add(String((r as { 'x-status'?: number })['x-status']));
     // 500 is the handler of last resort for a bug, not part of the contract.
-    const sent = [...source.matchAll(/sendProblem\([^,]+,\s*(\d{3})/g)]
+    const sent = [...source.matchAll(/sendProblem\((?:[^()]|\([^()]*\))*?,\s*(\d{3})\b/g)]
       .map((m) => m[1] as string)
       .filter((status) => status !== '500');
     for (const status of [...sent, '404', '405']) expect(statuses, `status ${status}`).toContain(status);
+  });
+
+  it('is checked for real: a wrong body, media type, status or number is refused', () => {
+    const ok =
+      '{"data":[{"user_id":9223372036854775807,"datetime":"0001-01-01T00:00:00.000000Z","transaction_type":"PurchaseActivity","merchant_type_code":5310,"amount_cents":1}],"next_cursor":null,"snapshot":1}';
+    const answer = (body: string, status = 200, type = 'application/json; charset=utf-8'): Answer => ({
+      method: 'GET',
+      url: '/api/v2/users/1/transactions',
+      status,
+      headers: { 'content-type': type },
+      body,
+    });
+    expect(() => contract.check(answer(ok))).not.toThrow();
+    expect(() => contract.check(answer(ok.replace('"amount_cents":1', '"amount_cents":"1"')))).toThrow(
+      /validate/,
+    );
+    expect(() => contract.check(answer(ok.replace('"amount_cents":1', '"amount_cents":1.5')))).toThrow(
+      /integer literals/,
+    );
+    expect(() => contract.check(answer(ok.replace('"amount_cents":1', '"amount_cents":1e3')))).toThrow(
+      /integer literals/,
+    );
+    expect(() => contract.check(answer(ok.replace('.000000Z', 'Z')))).toThrow(/validate/);
+    expect(() => contract.check(answer(ok.replace(',"snapshot":1', '')))).toThrow(/validate/);
+    expect(() => contract.check(answer(ok.replace('"snapshot":1', '"snapshot":1,"extra":0')))).toThrow(
+      /validate/,
+    );
+    expect(() => contract.check(answer(ok, 200, 'text/html'))).toThrow(/not documented/);
+    expect(() => contract.check(answer(ok, 418))).toThrow(/not documented/);
+    expect(parseExactJson('[9223372036854775807]', true).value).toEqual([9223372036854775807n]);
   });
 
   it('declares content per media type: JSON and CSV pages, problems as application/problem+json', () => {
