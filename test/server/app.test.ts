@@ -280,6 +280,10 @@ describe('methods other than GET', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/api/v1/data/netAmount/{merchantTypeCode}',
       '/api/v1/data/transactions/{userId}',
+      '/api/v2/merchant-types/{code}/daily-net',
+      '/api/v2/snapshots',
+      '/api/v2/users/{userId}/export',
+      '/api/v2/users/{userId}/transactions',
       '/healthz',
       '/readyz',
     ]);

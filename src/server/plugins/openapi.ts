@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { SHARED_PROBLEM_RESPONSES } from '../api/v2/schemas.js';
 
 export const openApiPlugin = fp(async (app: FastifyInstance, options: { version: string }) => {
   await app.register(swagger, {
@@ -26,6 +27,7 @@ export const openApiPlugin = fp(async (app: FastifyInstance, options: { version:
         { name: 'v1', description: 'Wire-compatible with the old design' },
         { name: 'operations', description: 'Health and readiness' },
       ],
+      components: { responses: SHARED_PROBLEM_RESPONSES },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

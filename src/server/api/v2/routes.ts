@@ -36,6 +36,16 @@ import {
   transactionsPageJson,
 } from '../../../domain/v2.js';
 import {
+  DAILY_NET_JSON,
+  EXPORT_CSV,
+  EXPORT_NDJSON,
+  SNAPSHOTS_JSON,
+  TRANSACTIONS_CSV,
+  TRANSACTIONS_JSON,
+  TRANSACTIONS_PROBLEMS,
+  type V2Example,
+} from './examples.js';
+import {
   EXPORT_FORMATS,
   EXPORT_MEDIA_TYPES,
   type ExportFormat,
@@ -45,13 +55,17 @@ import {
 import { negotiate } from './negotiation.js';
 import { PROBLEM_TYPE, sendProblem } from './problems.js';
 import {
+  AttachmentHeader,
   CodeParams,
   DailyNetPageSchema,
   DailyNetQuery,
   ExportQuery,
+  PageLinkHeader,
+  PROBLEM_HEADERS,
   PROBLEMS,
   ProblemSchema,
   SnapshotHeaders,
+  SnapshotListHeaders,
   SnapshotListSchema,
   TransactionsPageSchema,
   TransactionsQuery,
@@ -109,13 +123,16 @@ interface Answering {
   pinned: boolean;
 }
 
+function notServing(store: TransactionStore): NotServing {
+  return new NotServing(
+    store.problem() ? 'no snapshot can be served; see /readyz' : 'no snapshot is loaded yet',
+  );
+}
+
 async function resolveView(store: TransactionStore, snapshot: number | null): Promise<Answering> {
   if (snapshot === null) {
     const view = store.current();
-    if (view === null)
-      throw new NotServing(
-        store.problem() ? 'no snapshot can be served; see /readyz' : 'no snapshot is loaded yet',
-      );
+    if (view === null) throw notServing(store);
     return { view, pinned: false };
   }
   if (!Number.isSafeInteger(snapshot) || snapshot < 1) throw new NoSuchSnapshot(snapshot);
@@ -192,11 +209,23 @@ function nextLink(request: FastifyRequest, cursor: string, limit: number): strin
   return `<${path}?cursor=${cursor}&limit=${limit}>; rel="next"`;
 }
 
-function problemResponses(statuses: readonly (keyof typeof PROBLEMS)[]) {
+function problemResponses(
+  statuses: readonly (keyof typeof PROBLEMS)[],
+  examples: Partial<Record<number, Record<string, V2Example>>> = {},
+) {
   return Object.fromEntries(
     statuses.map((status) => [
       status,
-      { description: PROBLEMS[status], content: { [PROBLEM_TYPE]: { schema: ProblemSchema } } },
+      {
+        description: PROBLEMS[status],
+        ...(PROBLEM_HEADERS[status] === undefined ? {} : { headers: PROBLEM_HEADERS[status] }),
+        content: {
+          [PROBLEM_TYPE]: {
+            schema: ProblemSchema,
+            ...(examples[status] === undefined ? {} : { examples: examples[status] }),
+          },
+        },
+      },
     ]),
   );
 }
@@ -268,16 +297,17 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: {
             description: 'A page of transactions',
-            headers: SnapshotHeaders,
+            headers: { ...SnapshotHeaders, ...PageLinkHeader },
             content: {
-              'application/json': { schema: TransactionsPageSchema },
+              'application/json': { schema: TransactionsPageSchema, examples: TRANSACTIONS_JSON },
               'text/csv': {
                 schema: { type: 'string', description: 'A header line, then a row per line (LF)' },
+                examples: TRANSACTIONS_CSV,
               },
             },
           },
           304: { description: 'Not modified (If-None-Match)', type: 'null' },
-          ...problemResponses(DATA_PROBLEMS),
+          ...problemResponses(DATA_PROBLEMS, TRANSACTIONS_PROBLEMS),
         },
       },
       attachValidation: true,
@@ -345,7 +375,7 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
           200: {
             description: 'The daily sums',
             headers: SnapshotHeaders,
-            content: { 'application/json': { schema: DailyNetPageSchema } },
+            content: { 'application/json': { schema: DailyNetPageSchema, examples: DAILY_NET_JSON } },
           },
           304: { description: 'Not modified (If-None-Match)', type: 'null' },
           ...problemResponses(DATA_PROBLEMS),
@@ -385,10 +415,10 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: {
             description: 'The user’s rows',
-            headers: SnapshotHeaders,
+            headers: { ...SnapshotHeaders, ...AttachmentHeader },
             content: {
-              'text/csv': { schema: { type: 'string' } },
-              'application/x-ndjson': { schema: { type: 'string' } },
+              'text/csv': { schema: { type: 'string' }, examples: EXPORT_CSV },
+              'application/x-ndjson': { schema: { type: 'string' }, examples: EXPORT_NDJSON },
               'application/vnd.apache.parquet': { schema: { type: 'string', format: 'binary' } },
             },
           },
@@ -432,7 +462,8 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: {
             description: 'The retained snapshots',
-            content: { 'application/json': { schema: SnapshotListSchema } },
+            headers: SnapshotListHeaders,
+            content: { 'application/json': { schema: SnapshotListSchema, examples: SNAPSHOTS_JSON } },
           },
           304: { description: 'Not modified (If-None-Match)', type: 'null' },
           ...problemResponses([406, 503]),
@@ -443,6 +474,8 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
       // Bodies are written here, not by the schema's serializer: the reply is untyped.
       const reply = typedReply as FastifyReply;
       if (negotiate(request.headers.accept, JSON_ONLY) === null) throw new NotAcceptable(JSON_ONLY);
+      // Before the first commit there may be no lake to list at all: as unready as every other v2 route.
+      if (store.current() === null) throw notServing(store);
       const list = await store.snapshots();
       const data = list.map((s) =>
         JSON.stringify({

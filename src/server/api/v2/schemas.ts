@@ -193,7 +193,37 @@ export const SnapshotHeaders = {
     description:
       'private, no-cache (current snapshot) or private, max-age=31536000, immutable (?snapshot= or a cursor)',
   },
+  vary: { type: 'string', description: 'Accept: the representation depends on it' },
 } as const;
+
+/** The list of snapshots changes with a vacuum as well as a commit: it is never pinned. */
+export const SnapshotListHeaders = {
+  'x-txlake-snapshot': { type: 'integer', description: 'The current snapshot' },
+  etag: { type: 'string', description: "Strong; the digest of the list's body" },
+  'cache-control': { type: 'string', description: 'private, no-cache' },
+  vary: { type: 'string', description: 'Accept' },
+} as const;
+
+export const PageLinkHeader = {
+  link: {
+    type: 'string',
+    description: 'On a CSV page that has a next one: `<…?cursor=…&limit=…>; rel="next"` (RFC 8288)',
+  },
+} as const;
+
+export const AttachmentHeader = {
+  'content-disposition': {
+    type: 'string',
+    description: 'attachment; filename="txlake-user-{userId}-snapshot-{id}.{format}"',
+  },
+} as const;
+
+/** Headers a problem comes with, by status. */
+export const PROBLEM_HEADERS: Partial<Record<number, Record<string, { type: string; description: string }>>> =
+  {
+    405: { allow: { type: 'string', description: 'The methods the resource takes: GET, HEAD, OPTIONS' } },
+    503: { 'retry-after': { type: 'integer', description: 'Seconds to wait before trying again' } },
+  };
 
 /** The problems every v2 data route can answer, by status. */
 export const PROBLEMS = {
@@ -202,4 +232,30 @@ export const PROBLEMS = {
   406: 'No representation the Accept header allows',
   410: 'The snapshot asked for (or the cursor’s) is no longer retained (vacuumed)',
   503: 'No snapshot can be served yet, the snapshot cannot be read, or the database behind the server did not answer; Retry-After says when to try again',
+} as const;
+
+// The document's own components are copied as they are: a second `$id: ProblemV2` would make it ambiguous.
+const { $id: _problemId, ...ProblemComponent } = ProblemSchema as typeof ProblemSchema & { $id?: string };
+
+/**
+ * Problems no operation can carry: a path under /api/v2 that names no resource, or a method a resource does
+ * not take. Shared responses of the document (`x-status` says which status each one is answered with).
+ */
+export const SHARED_PROBLEM_RESPONSES = {
+  V2NoSuchRoute: {
+    'x-status': 404,
+    description: 'Any path under /api/v2 that names no resource',
+    content: { 'application/problem+json': { schema: ProblemComponent } },
+  },
+  V2MethodNotAllowed: {
+    'x-status': 405,
+    description: 'A method other than GET, HEAD or OPTIONS on a v2 resource; `Allow` lists the ones it takes',
+    headers: {
+      allow: {
+        description: 'The methods the resource takes: GET, HEAD, OPTIONS',
+        schema: { type: 'string' },
+      },
+    },
+    content: { 'application/problem+json': { schema: ProblemComponent } },
+  },
 } as const;
