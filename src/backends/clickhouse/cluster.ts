@@ -98,6 +98,13 @@ function parseEndpoint(origin: string, text: string): string {
 
 /** How long a reader waits for ClickHouse before answering 503 (SPEC §7: within 2 s, never a hang). */
 export const READ_TIMEOUT_MS = 1_500;
+/**
+ * How long a writer waits between dropping a snapshot's `snapshots` row (on every node) and its file lists
+ * and sums. Readers follow `served` within 500 ms and give up a query after 1.5 s: 4 s covers both, twice
+ * over; and a reader that saw the row at time t may read the lists until t + 4 s (a time-travel view's
+ * lease, clickhouse-store.ts).
+ */
+export const READER_GRACE_MS = 4_000;
 /** How long a writer waits for one statement (a file's rows are one insert). */
 export const WRITE_TIMEOUT_MS = 300_000;
 

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { TxlakeError } from '../../domain/errors.js';
+import { dailySumsRelation } from '../../lake/daily-sums.js';
 import { type Engine, sqlString, withEngine } from '../../lake/engine.js';
 import { checkFile } from '../../lake/integrity.js';
 import { inspectLake, lakeProblemError } from '../../lake/lake-state.js';
@@ -26,12 +27,13 @@ import {
   clientFor,
   describeClickHouseError,
   layoutText,
+  READER_GRACE_MS,
   readShardWeights,
   sqlCount,
   sqlText,
   WRITE_TIMEOUT_MS,
 } from './cluster.js';
-import { createStatements, DAILY_SUM_COLUMNS, TRANSACTION_COLUMNS } from './tables.js';
+import { ADDED_COLUMNS, createStatements, DAILY_SUM_COLUMNS, TRANSACTION_COLUMNS } from './tables.js';
 
 /** ClickHouse could not be brought to the lake: the lake is untouched, `clickhouse sync` finishes the job. */
 export class ClickHouseBehind extends TxlakeError {
@@ -43,7 +45,10 @@ export class ClickHouseBehind extends TxlakeError {
 export interface SyncResult {
   /** The snapshot every node serves now (the lake's current), or null for a lake with none. */
   served: number | null;
-  /** Snapshots copied by this sync. */
+  /**
+   * Snapshots copied by this sync, and those whose catalog it copied again (published by a txlake that
+   * knew neither the daily counts nor the mode).
+   */
   published: number[];
   /** Lake files whose rows this sync loaded, and how many rows they held. */
   loadedFiles: number;
@@ -61,6 +66,8 @@ interface Node {
   shard: number;
   files: Set<bigint>;
   snapshots: Map<number, string>;
+  /** Snapshots it holds whose daily sums lack the counts or whose row lacks the mode (written before both). */
+  outdated: Set<number>;
   served: number | null;
   nextSeq: bigint;
 }
@@ -97,9 +104,6 @@ export interface SyncOptions {
   /** How long readers get to move off a snapshot before its copy goes (default READER_GRACE_MS). */
   readerGraceMs?: number;
 }
-
-/** Readers follow `served` within 500 ms and give up a query after 1.5 s: 4 s covers both, twice over. */
-export const READER_GRACE_MS = 4_000;
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -161,21 +165,32 @@ export async function syncClickHouse(
     for (const manifest of retained) for (const file of manifest.files) needed.set(fileKeyOf(file), file);
     const missing = [...needed].filter(([key]) => nodes.some((node) => !node.files.has(key)));
     const unpublished = retained.filter((m) => nodes.some((node) => !node.snapshots.has(m.id)));
-    if (missing.length > 0 || unpublished.length > 0) {
+    const outdated = retained.filter((m) => nodes.some((node) => node.outdated.has(m.id)));
+    if (missing.length > 0 || unpublished.length > 0 || outdated.length > 0) {
       // One engine for the whole sync: it writes the files' rows and reads the snapshots' daily sums.
       const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'txlake-clickhouse-'));
       try {
         await withEngine(async (engine) => {
+          const checked = new Set<string>();
           for (const [key, file] of missing) {
             result.loadedRows += await loadFile(engine, layout, nodes, key, file, scratch, config);
             result.loadedFiles++;
+            checked.add(file.path);
           }
           for (const manifest of unpublished) {
-            const sums = await dailySumsText(engine, layout, manifest);
+            const sums = await dailySumsText(engine, layout, manifest, checked);
             for (const node of nodes.filter((n) => !n.snapshots.has(manifest.id)))
-              await publishSnapshot(node, config, manifest, shaOf.get(manifest.id) as string, sums);
+              await publishSnapshot(node, config, manifest, shaOf.get(manifest.id) as string, sums, false);
             result.published.push(manifest.id);
           }
+          for (const manifest of outdated) {
+            if (result.published.includes(manifest.id)) continue;
+            const sums = await dailySumsText(engine, layout, manifest, checked);
+            for (const node of nodes.filter((n) => n.outdated.has(manifest.id)))
+              await publishSnapshot(node, config, manifest, shaOf.get(manifest.id) as string, sums, true);
+            result.published.push(manifest.id);
+          }
+          result.published.sort((a, b) => a - b);
         });
       } finally {
         await fs.rm(scratch, { recursive: true, force: true });
@@ -278,6 +293,7 @@ async function openNode(url: string, client: ClickHouseClient, config: ClickHous
   const db = config.database;
   await onNode(node, 'creating txlake tables', async () => {
     for (const statement of createStatements(db, config.cluster)) await client.command({ query: statement });
+    await addMissingColumns(client, db);
   });
   const local = await onNode(node, 'reading its cluster configuration', () =>
     query<{ shard_num: number }>(
@@ -289,12 +305,16 @@ async function openNode(url: string, client: ClickHouseClient, config: ClickHous
     throw new ClickHouseBehind(
       `ClickHouse at ${url} is not a node of cluster ${config.cluster} (no such cluster in its remote_servers, or it is not one of the cluster's hosts)`,
     );
-  const [files, snapshots, served] = await onNode(node, 'reading what it holds', () =>
+  const [files, snapshots, sums, served] = await onNode(node, 'reading what it holds', () =>
     Promise.all([
       query<{ file_key: string }>(client, `SELECT file_key FROM ${db}.files`),
-      query<{ snapshot: string; manifest_sha256: string }>(
+      query<{ snapshot: string; manifest_sha256: string; operation: string; mode: string }>(
         client,
-        `SELECT snapshot, manifest_sha256 FROM ${db}.snapshots`,
+        `SELECT snapshot, manifest_sha256, operation, mode FROM ${db}.snapshots`,
+      ),
+      query<{ snapshot: string; rows: string; counted: string }>(
+        client,
+        `SELECT snapshot, sum(rows) AS rows, sum(purchases + returns) AS counted FROM ${db}.daily_sums GROUP BY snapshot`,
       ),
       query<{ seq: string; snapshot: string }>(
         client,
@@ -303,15 +323,37 @@ async function openNode(url: string, client: ClickHouseClient, config: ClickHous
     ]),
   );
   const last = served[0];
+  // Every row of a day is a purchase or a return, so counts that do not add up to the rows were never
+  // written: the sums predate the counts (their columns read as 0).
+  const uncounted = new Set(
+    sums.filter((row) => row.rows !== row.counted).map((row) => Number(row.snapshot)),
+  );
+  const outdated = snapshots
+    .filter((row) => (row.operation === 'ingest' && row.mode === '') || uncounted.has(Number(row.snapshot)))
+    .map((row) => Number(row.snapshot));
   return {
     url,
     client,
     shard: Number(local[0]?.shard_num),
     files: new Set(files.map((row) => BigInt(row.file_key))),
     snapshots: new Map(snapshots.map((row) => [Number(row.snapshot), row.manifest_sha256])),
+    outdated: new Set(outdated),
     served: last ? Number(last.snapshot) : null,
     nextSeq: last ? BigInt(last.seq) + 1n : 1n,
   };
+}
+
+/** Bring tables created by an earlier txlake up to the columns it did not know (tables.ts, ADDED_COLUMNS). */
+async function addMissingColumns(client: ClickHouseClient, db: string): Promise<void> {
+  const present = await query<{ table: string; name: string }>(
+    client,
+    `SELECT table, name FROM system.columns WHERE database = ${sqlText(db)}
+       AND table IN (${[...new Set(ADDED_COLUMNS.map((c) => sqlText(c.table)))].join(', ')})`,
+  );
+  const has = new Set(present.map((row) => `${row.table}.${row.name}`));
+  for (const { table, column, type } of ADDED_COLUMNS)
+    if (!has.has(`${table}.${column}`))
+      await client.command({ query: `ALTER TABLE ${db}.${table} ADD COLUMN ${column} ${type}` });
 }
 
 /**
@@ -386,46 +428,74 @@ async function loadFile(
   return rows;
 }
 
-/** The snapshot's daily sums as TabSeparated rows of daily_sums (small: codes × days). */
+/**
+ * The snapshot's daily sums as TabSeparated rows of daily_sums (small: codes × days). A sums file written
+ * before the counts has them counted from the snapshot's data files, so those files are checked first as
+ * well (`checked`: the paths this sync has checked already), as a file is before its rows are copied.
+ */
 async function dailySumsText(
   engine: Engine,
   layout: LakeLayout,
   manifest: SnapshotManifest,
+  checked: Set<string>,
 ): Promise<string> {
-  const problem = await checkFile(layout, manifest.daily_sums);
-  if (problem)
-    throw new TxlakeError(
+  const notCopied = (file: DataFile, problem: string) =>
+    new TxlakeError(
       'lake',
-      `${manifest.daily_sums.path} ${problem}; snapshot ${manifest.id} was not copied to ClickHouse. Run \`txlake verify --lake ${layout.root}\``,
+      `${file.path} ${problem}; snapshot ${manifest.id} was not copied to ClickHouse. Run \`txlake verify --lake ${layout.root}\``,
     );
+  const problem = await checkFile(layout, manifest.daily_sums);
+  if (problem) throw notCopied(manifest.daily_sums, problem);
+  const [counted] = await engine.rows<{ counted: boolean }>(
+    `SELECT count(*) > 0 AS counted FROM parquet_schema(${sqlString(layout.resolve(manifest.daily_sums.path))})
+     WHERE name = 'purchases'`,
+  );
+  if (counted?.counted !== true)
+    for (const file of manifest.files) {
+      if (checked.has(file.path)) continue;
+      const damage = await checkFile(layout, file);
+      if (damage) throw notCopied(file, damage);
+      checked.add(file.path);
+    }
+  const sums = await dailySumsRelation(engine, layout, manifest);
   const rows = await engine.rows<{ line: string }>(
     `SELECT concat_ws('\t', ${manifest.id}, merchant_type_code, (day - DATE '1970-01-01')::INTEGER,
-       purchase_cents::VARCHAR, return_cents::VARCHAR, rows) AS line
-     FROM read_parquet(${sqlString(layout.resolve(manifest.daily_sums.path))})`,
+       purchase_cents::VARCHAR, return_cents::VARCHAR, purchases + returns, purchases, returns) AS line
+     FROM ${sums}`,
   );
   return rows.map((row) => `${row.line}\n`).join('');
 }
 
-/** A snapshot's catalog on one node: its file list and daily sums, then its row in `snapshots` last. */
+/**
+ * A snapshot's catalog on one node: its file list and daily sums, then its row in `snapshots` last.
+ * `again`: the node has published it before, without the counts or the mode: its file list stays (readers
+ * may be answering from it), its sums are written anew (a reader loading meanwhile sees sums that do not
+ * add up to the snapshot's rows and waits for them), then its row. The row is briefly absent: readers
+ * keep the view they have, and this happens once per snapshot, on the first sync after the upgrade.
+ */
 async function publishSnapshot(
   node: Node,
   config: ClickHouseConfig,
   manifest: SnapshotManifest,
   manifestSha256: string,
   dailySums: string,
+  again: boolean,
 ): Promise<void> {
   const db = config.database;
   const id = sqlCount(manifest.id);
+  const mode = manifest.operation === 'ingest' ? manifest.mode : '';
   await onNode(node, `copying snapshot ${manifest.id}`, async () => {
     // What an earlier, interrupted copy of this snapshot left goes first.
-    await node.client.command({ query: `ALTER TABLE ${db}.snapshot_files DROP PARTITION ${id}` });
+    if (!again) {
+      await node.client.command({ query: `ALTER TABLE ${db}.snapshot_files DROP PARTITION ${id}` });
+      if (manifest.files.length > 0)
+        await node.client.command({
+          query: `INSERT INTO ${db}.snapshot_files (snapshot, file_key) VALUES ${manifest.files
+            .map((file) => `(${id}, ${fileKeyOf(file)})`)
+            .join(', ')}`,
+        });
+    }
     await node.client.command({ query: `ALTER TABLE ${db}.daily_sums DROP PARTITION ${id}` });
-    if (manifest.files.length > 0)
-      await node.client.command({
-        query: `INSERT INTO ${db}.snapshot_files (snapshot, file_key) VALUES ${manifest.files
-          .map((file) => `(${id}, ${fileKeyOf(file)})`)
-          .join(', ')}`,
-      });
     if (dailySums !== '')
       await node.client.insert({
         table: `${db}.daily_sums`,
@@ -433,11 +503,13 @@ async function publishSnapshot(
         format: 'TabSeparated',
         columns: [...DAILY_SUM_COLUMNS],
       });
+    if (again) await node.client.command({ query: `ALTER TABLE ${db}.snapshots DROP PARTITION ${id}` });
     await node.client.command({
-      query: `INSERT INTO ${db}.snapshots (snapshot, manifest_sha256, created, operation, rows, published) VALUES (${id}, ${sqlText(manifestSha256)}, ${sqlText(manifest.created)}, ${sqlText(manifest.operation)}, ${sqlCount(manifest.rows)}, now())`,
+      query: `INSERT INTO ${db}.snapshots (snapshot, manifest_sha256, created, operation, rows, published, mode) VALUES (${id}, ${sqlText(manifestSha256)}, ${sqlText(manifest.created)}, ${sqlText(manifest.operation)}, ${sqlCount(manifest.rows)}, now(), ${sqlText(mode)})`,
     });
   });
   node.snapshots.set(manifest.id, manifestSha256);
+  node.outdated.delete(manifest.id);
 }
 
 async function dropSnapshotLists(node: Node, config: ClickHouseConfig, id: number): Promise<void> {

@@ -9,6 +9,8 @@
 //   file's rows matched its manifest.
 // - snapshots, snapshot_files, daily_sums: a full copy per node of every retained snapshot: its file list
 //   (a user query reads `file_key IN` the snapshot's files on each shard, locally) and its daily sums.
+//   `snapshots.mode` is the ingest's manifest mode, '' for the other operations; daily_sums count the day's
+//   purchases and returns besides summing them (API v2).
 // - lake: whose copy this is (the sha256 of the lake's first committed manifest): one lake per database;
 //   and the shard layout its rows were loaded under (a changed cluster is refused, not misread).
 // - served: the switch. Readers serve the snapshot of its newest row; a writer appends one when a
@@ -32,13 +34,14 @@ export function createStatements(database: string, cluster: string): string[] {
      ) ENGINE = MergeTree PARTITION BY file_key ORDER BY file_key`,
     `CREATE TABLE IF NOT EXISTS ${db}.snapshots (
        snapshot UInt64, manifest_sha256 String, created String, operation String, rows UInt64,
-       published DateTime
+       published DateTime, mode String
      ) ENGINE = MergeTree PARTITION BY snapshot ORDER BY snapshot`,
     `CREATE TABLE IF NOT EXISTS ${db}.snapshot_files (snapshot UInt64, file_key UInt64)
      ENGINE = MergeTree PARTITION BY snapshot ORDER BY (snapshot, file_key)`,
     `CREATE TABLE IF NOT EXISTS ${db}.daily_sums (
        snapshot UInt64, merchant_type_code UInt16, day Int32,
-       purchase_cents Decimal(38, 0), return_cents Decimal(38, 0), rows UInt64
+       purchase_cents Decimal(38, 0), return_cents Decimal(38, 0), rows UInt64,
+       purchases UInt64, returns UInt64
      ) ENGINE = MergeTree PARTITION BY snapshot ORDER BY (snapshot, merchant_type_code, day)`,
     `CREATE TABLE IF NOT EXISTS ${db}.lake (identity String, root String, layout String, claimed DateTime)
      ENGINE = MergeTree ORDER BY identity`,
@@ -46,6 +49,18 @@ export function createStatements(database: string, cluster: string): string[] {
      ENGINE = MergeTree ORDER BY seq`,
   ];
 }
+
+/**
+ * Columns added since the first release, last in their tables so that a table created by CREATE above and
+ * one brought up to date by ALTER … ADD COLUMN (18.16 has no ADD COLUMN IF NOT EXISTS) are alike. A row
+ * written before a column existed reads as the type's default (0, ''): the sync finds those snapshots and
+ * publishes their catalog again (publish.ts, outdatedSnapshots).
+ */
+export const ADDED_COLUMNS = [
+  { table: 'snapshots', column: 'mode', type: 'String' },
+  { table: 'daily_sums', column: 'purchases', type: 'UInt64' },
+  { table: 'daily_sums', column: 'returns', type: 'UInt64' },
+] as const;
 
 /** The columns of transactions_local in the order a writer's TabSeparated rows give them. */
 export const TRANSACTION_COLUMNS = [
@@ -64,4 +79,6 @@ export const DAILY_SUM_COLUMNS = [
   'purchase_cents',
   'return_cents',
   'rows',
+  'purchases',
+  'returns',
 ] as const;
