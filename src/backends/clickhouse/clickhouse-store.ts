@@ -3,6 +3,10 @@
 // Distributed table, restricted to the served snapshot's files on each shard; daily sums of the served
 // snapshot are small and held in memory (netAmount answers need no query). A node down or hung is a
 // BackendUnavailable within READ_TIMEOUT_MS, which the HTTP layer answers 503 with Retry-After.
+//
+// Time travel: ClickHouse holds every snapshot the lake retains, so the view of an older one is the same
+// kind of view, restricted to that snapshot's file list, with its own sums. The few asked for last are kept
+// (an LRU), each dropped once its snapshot is no longer retained.
 
 import type { ClickHouseClient } from '@clickhouse/client';
 import { TxlakeError } from '../../domain/errors.js';
@@ -15,6 +19,10 @@ import { SnapshotFollower } from '../follower.js';
 import {
   BackendUnavailable,
   type LookupInfo,
+  NoSuchSnapshot,
+  SnapshotGone,
+  type SnapshotInfo,
+  SnapshotUnavailable,
   type SnapshotView,
   type StoreListener,
   type TransactionStore,
@@ -26,6 +34,7 @@ import {
   intHash64,
   layoutText,
   READ_TIMEOUT_MS,
+  READER_GRACE_MS,
   readOrUnavailable,
   readShardWeights,
   sqlCount,
@@ -43,6 +52,33 @@ export interface ClickHouseStoreOptions {
 
 /** Bytes of one row in the RowBinary answer: type UInt8, code UInt16, cents Int64, epoch µs Int64. */
 const ROW_BYTES = 1 + 2 + 8 + 8;
+
+/** How old a catalog answer may be (the contract: snapshots() reflects a vacuum within 2 s). */
+const CATALOG_MAX_AGE_MS = 1_000;
+
+/** Views of snapshots other than the served one kept for time travel (each holds its daily sums). */
+const PINNED_VIEWS = 4;
+
+/**
+ * How long after the catalog showed a snapshot retained its file lists are sure to be there: the writer
+ * drops a vacuumed snapshot's row from every node, then waits READER_GRACE_MS before dropping its lists.
+ * Half of it, so the margin covers a lookup that ends late.
+ */
+const LEASE_MS = READER_GRACE_MS / 2;
+
+/** The retained snapshots as one node's catalog says them. */
+interface Catalog {
+  /** performance.now() when the catalog was asked for: what it says held at some moment after this. */
+  asked: number;
+  /** Newest first. */
+  list: SnapshotInfo[];
+  byId: Map<number, SnapshotInfo>;
+  /** The highest snapshot id ever published or switched to (`served` keeps every switch). */
+  highest: number;
+}
+
+/** Whether a time-travel view's snapshot is still retained, as of a catalog asked for after `notBefore`. */
+type Retention = (id: number, notBefore: number) => Promise<number>;
 
 /** The nodes a reader may ask, the one that answered last first: a node that fails hands over to the next. */
 class Nodes {
@@ -119,6 +155,8 @@ class ClickHouseSnapshotView implements SnapshotView {
     private readonly daily: Map<number, DailyMerchantSums[]>,
     loadMs: number,
     private readonly routing: ShardRouting | null,
+    /** For a time-travel view (null for a served one): resolves to the time its snapshot was last seen. */
+    private readonly retention: Retention | null = null,
   ) {
     this.lookup = { kind: 'clickhouse', indexBytes: 0, loadMs, routing: routing ? 'shard' : 'distributed' };
     const snapshot = sqlCount(id);
@@ -132,6 +170,17 @@ class ClickHouseSnapshotView implements SnapshotView {
   }
 
   async transactionsOfUser(userId: bigint): Promise<TransactionBatch> {
+    if (this.retention === null) return this.lookUp(userId);
+    // A vacuumed snapshot's lists go READER_GRACE_MS after its row: a lookup within LEASE_MS of a catalog
+    // that still had the row read whole lists; one that took longer is vouched for by a catalog asked after
+    // it (the row goes before the lists). Never a partial answer: SnapshotGone.
+    const seen = await this.retention(this.id, performance.now() - CATALOG_MAX_AGE_MS);
+    const batch = await this.lookUp(userId);
+    if (performance.now() - seen >= LEASE_MS) await this.retention(this.id, performance.now());
+    return batch;
+  }
+
+  private async lookUp(userId: bigint): Promise<TransactionBatch> {
     const routing = this.routing;
     const body = routing
       ? // The user's shard alone, from its local table: half the work of a 2-shard fan-out, and no merge.
@@ -182,6 +231,10 @@ export class ClickHouseStore implements TransactionStore {
   private readonly urls: readonly string[];
   private routing: ShardRouting | null = null;
   private routingChecked = false;
+  private catalogCache: Catalog | null = null;
+  private catalogLoading: { asked: number; promise: Promise<Catalog> } | null = null;
+  /** Time-travel views, least recently used first. */
+  private readonly pinned = new Map<number, Promise<ClickHouseSnapshotView>>();
 
   private constructor(options: ClickHouseStoreOptions) {
     this.cluster = options.clickhouse.cluster;
@@ -252,24 +305,7 @@ export class ClickHouseStore implements TransactionStore {
       this.routing = await this.discoverRouting();
       this.routingChecked = true;
     }
-    const sums = await this.read<{
-      merchant_type_code: number;
-      day: number;
-      purchase_cents: string;
-      return_cents: string;
-    }>(
-      `SELECT merchant_type_code, day, toString(purchase_cents) AS purchase_cents,
-         toString(return_cents) AS return_cents
-       FROM ${db}.daily_sums WHERE snapshot = ${sqlCount(id)} ORDER BY merchant_type_code, day`,
-    );
-    const daily = dailySumsByMerchant(
-      sums.map((row) => ({
-        merchantTypeCode: row.merchant_type_code,
-        day: row.day,
-        purchaseCents: BigInt(row.purchase_cents),
-        returnCents: BigInt(row.return_cents),
-      })),
-    );
+    const daily = await this.loadDailySums(id, Number(served.rows), (sql) => this.read(sql));
     this.view = new ClickHouseSnapshotView(
       id,
       served.created,
@@ -280,7 +316,170 @@ export class ClickHouseStore implements TransactionStore {
       Math.round(performance.now() - started),
       this.routing,
     );
+    this.catalogCache = null; // `current` follows the switch at once
     return true;
+  }
+
+  /**
+   * A snapshot's daily sums, refused (SnapshotUnavailable) unless they add up to its rows and count them:
+   * sums being written again by a sync, or written by a txlake before the counts, are never served.
+   */
+  private async loadDailySums(
+    id: number,
+    rows: number,
+    read: <T>(sql: string) => Promise<T[]>,
+  ): Promise<Map<number, DailyMerchantSums[]>> {
+    const sums = await read<{
+      merchant_type_code: number;
+      day: number;
+      purchase_cents: string;
+      return_cents: string;
+      rows: string;
+      purchases: string;
+      returns: string;
+    }>(
+      `SELECT merchant_type_code, day, toString(purchase_cents) AS purchase_cents,
+         toString(return_cents) AS return_cents, rows, purchases, returns
+       FROM ${this.database}.daily_sums WHERE snapshot = ${sqlCount(id)} ORDER BY merchant_type_code, day`,
+    );
+    let summed = 0n;
+    let counted = 0n;
+    const daily = dailySumsByMerchant(
+      sums.map((row) => {
+        summed += BigInt(row.rows);
+        counted += BigInt(row.purchases) + BigInt(row.returns);
+        return {
+          merchantTypeCode: row.merchant_type_code,
+          day: row.day,
+          purchaseCents: BigInt(row.purchase_cents),
+          returnCents: BigInt(row.return_cents),
+          purchases: Number(row.purchases),
+          returns: Number(row.returns),
+        };
+      }),
+    );
+    if (summed !== BigInt(rows))
+      throw new SnapshotUnavailable(
+        `the daily sums of snapshot ${id} in ClickHouse cover ${summed} of its ${rows} rows (a sync is writing them, or stopped halfway: run \`txlake clickhouse sync\`)`,
+      );
+    if (counted !== summed)
+      throw new SnapshotUnavailable(
+        `the daily sums of snapshot ${id} in ClickHouse were published without the purchase and return counts: run \`txlake clickhouse sync\` with this version of txlake`,
+      );
+    return daily;
+  }
+
+  async snapshots(): Promise<SnapshotInfo[]> {
+    const catalog = await this.catalog(performance.now() - CATALOG_MAX_AGE_MS);
+    return catalog.list.map((info) => ({ ...info }));
+  }
+
+  async viewOf(id: number): Promise<SnapshotView> {
+    if (!Number.isSafeInteger(id) || id < 0) throw new NoSuchSnapshot(id);
+    const current = this.view;
+    if (current !== null && current.id === id) return current;
+    const catalog = await this.catalog(performance.now() - CATALOG_MAX_AGE_MS);
+    const info = catalog.byId.get(id);
+    if (info === undefined) throw id > catalog.highest ? new NoSuchSnapshot(id) : new SnapshotGone(id);
+    let view = this.pinned.get(id);
+    if (view === undefined) {
+      view = this.pin(info);
+      view.catch(() => {
+        if (this.pinned.get(id) === view) this.pinned.delete(id); // the next request tries again
+      });
+      this.pinned.set(id, view);
+      for (const oldest of this.pinned.keys()) {
+        if (this.pinned.size <= PINNED_VIEWS) break;
+        this.pinned.delete(oldest);
+      }
+    } else {
+      this.pinned.delete(id); // most recently used last
+      this.pinned.set(id, view);
+    }
+    return view;
+  }
+
+  private async pin(info: SnapshotInfo): Promise<ClickHouseSnapshotView> {
+    const started = performance.now();
+    const daily = await this.loadDailySums(info.id, info.rows, (sql) => this.query(sql));
+    return new ClickHouseSnapshotView(
+      info.id,
+      info.created,
+      info.rows,
+      this.nodes,
+      this.database,
+      daily,
+      Math.round(performance.now() - started),
+      // Shard routing is known once the store has loaded its first snapshot; till then, every shard.
+      this.routingChecked ? this.routing : null,
+      (id, notBefore) => this.retainedAsOf(id, notBefore),
+    );
+  }
+
+  /** Resolves to when the catalog that still retains `id` was asked for; SnapshotGone once it does not. */
+  private async retainedAsOf(id: number, notBefore: number): Promise<number> {
+    const catalog = await this.catalog(notBefore);
+    if (!catalog.byId.has(id)) throw new SnapshotGone(id);
+    return catalog.asked;
+  }
+
+  /** The catalog as of a moment after `notBefore` (performance.now() time), shared by concurrent callers. */
+  private catalog(notBefore: number): Promise<Catalog> {
+    if (this.catalogCache !== null && this.catalogCache.asked >= notBefore)
+      return Promise.resolve(this.catalogCache);
+    if (this.catalogLoading !== null && this.catalogLoading.asked >= notBefore)
+      return this.catalogLoading.promise;
+    const asked = performance.now();
+    const promise = this.readCatalog(asked).then((catalog) => {
+      if (this.catalogCache === null || this.catalogCache.asked < catalog.asked) {
+        this.catalogCache = catalog;
+        // A time-travel view of a snapshot no longer retained goes (its lookups would refuse anyway).
+        for (const id of this.pinned.keys()) if (!catalog.byId.has(id)) this.pinned.delete(id);
+      }
+      return catalog;
+    });
+    const loading = { asked, promise };
+    this.catalogLoading = loading;
+    const settled = () => {
+      if (this.catalogLoading === loading) this.catalogLoading = null;
+    };
+    promise.then(settled, settled);
+    return promise;
+  }
+
+  private async readCatalog(asked: number): Promise<Catalog> {
+    const db = this.database;
+    const [rows, switches] = await this.nodes.run((client) =>
+      Promise.all([
+        this.queryOn<{ snapshot: string; created: string; operation: string; mode: string; rows: string }>(
+          client,
+          `SELECT snapshot, created, operation, mode, rows FROM ${db}.snapshots ORDER BY snapshot DESC`,
+        ),
+        this.queryOn<{ highest: string; served: string; switches: string }>(
+          client,
+          `SELECT max(snapshot) AS highest, argMax(snapshot, seq) AS served, count() AS switches FROM ${db}.served`,
+        ),
+      ]),
+    );
+    const switched = switches[0];
+    const served = switched !== undefined && switched.switches !== '0' ? Number(switched.served) : null;
+    const list = rows.map((row): SnapshotInfo => {
+      const operation = row.operation as SnapshotInfo['operation'];
+      return {
+        id: Number(row.snapshot),
+        created: row.created,
+        operation,
+        mode: operation === 'ingest' && (row.mode === 'append' || row.mode === 'replace') ? row.mode : null,
+        rows: Number(row.rows),
+        current: Number(row.snapshot) === served,
+      };
+    });
+    return {
+      asked,
+      list,
+      byId: new Map(list.map((info) => [info.id, info])),
+      highest: Math.max(served ?? 0, Number(switched?.highest ?? 0), list[0]?.id ?? 0),
+    };
   }
 
   /**
@@ -322,12 +521,25 @@ export class ClickHouseStore implements TransactionStore {
     return nodeOfSlot.length > 0 ? { nodeOfSlot } : null;
   }
 
-  /** A small query of the catalog; a missing table says how txlake's tables come to be. */
+  /** A load's query: a node down is the store's problem (a refusal in words), not one request's 503. */
   private async read<T>(sql: string): Promise<T[]> {
     try {
-      return await this.nodes.run(async (client) =>
-        (await client.query({ query: sql, format: 'JSONEachRow' })).json<T>(),
-      );
+      return await this.query<T>(sql);
+    } catch (error) {
+      if (error instanceof BackendUnavailable) throw new TxlakeError('clickhouse', error.message);
+      throw error;
+    }
+  }
+
+  /** A small query of the catalog, BackendUnavailable when no node answers. */
+  private query<T>(sql: string): Promise<T[]> {
+    return this.nodes.run((client) => this.queryOn<T>(client, sql));
+  }
+
+  /** A missing table says how txlake's tables come to be. */
+  private async queryOn<T>(client: ClickHouseClient, sql: string): Promise<T[]> {
+    try {
+      return await (await client.query({ query: sql, format: 'JSONEachRow' })).json<T>();
     } catch (error) {
       const code = clickHouseCode(error);
       if (code === '60' || code === '81')
@@ -335,7 +547,6 @@ export class ClickHouseStore implements TransactionStore {
           'clickhouse',
           `ClickHouse has no txlake tables in database ${this.database}: run \`txlake clickhouse sync\` with the lake`,
         );
-      if (error instanceof BackendUnavailable) throw new TxlakeError('clickhouse', error.message);
       throw error;
     }
   }
@@ -344,6 +555,7 @@ export class ClickHouseStore implements TransactionStore {
     this.follower?.stop();
     await this.loading?.catch(() => false);
     this.view = null;
+    this.pinned.clear();
     await this.nodes.close();
   }
 }
