@@ -31,6 +31,7 @@ import {
   type ClickHouseConfig,
   clickHouseCode,
   clientFor,
+  describeClickHouseError,
   intHash64,
   layoutText,
   READ_TIMEOUT_MS,
@@ -305,7 +306,12 @@ export class ClickHouseStore implements TransactionStore {
       this.routing = await this.discoverRouting();
       this.routingChecked = true;
     }
-    const daily = await this.loadDailySums(id, Number(served.rows), (sql) => this.read(sql));
+    const daily = await this.loadDailySums(id, Number(served.rows), (sql) => this.read(sql)).catch(
+      (error: unknown) => {
+        // A state of ClickHouse the store understands: the refusal says it, the log needs no stack.
+        throw error instanceof SnapshotUnavailable ? new TxlakeError('clickhouse', error.message) : error;
+      },
+    );
     this.view = new ClickHouseSnapshotView(
       id,
       served.created,
@@ -546,6 +552,12 @@ export class ClickHouseStore implements TransactionStore {
         throw new TxlakeError(
           'clickhouse',
           `ClickHouse has no txlake tables in database ${this.database}: run \`txlake clickhouse sync\` with the lake`,
+        );
+      // 47 UNKNOWN_IDENTIFIER: tables of an earlier txlake, which its writer had not brought up to date.
+      if (code === '47')
+        throw new TxlakeError(
+          'clickhouse',
+          `ClickHouse's txlake tables in database ${this.database} lack columns this txlake reads (${describeClickHouseError(error)}): run \`txlake clickhouse sync\` with this version of txlake`,
         );
       throw error;
     }
