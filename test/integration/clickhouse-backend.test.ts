@@ -2,15 +2,20 @@
 // operations bring ClickHouse to each new snapshot; a server on `--backend clickhouse` answers v1 exactly as
 // the oracle and byte for byte as the embedded backend; it follows switches; a node down or hung is a 503
 // problem within 2 s and answers resume without a restart; a ClickHouse failure leaves the lake commit
-// standing and exits 4 until `txlake clickhouse sync` catches up.
+// standing and exits 4 until `txlake clickhouse sync` catches up. The store itself (API v2): daily counts,
+// the retained snapshots, time travel to each of them, and a database of an earlier txlake brought up to date.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClickHouseStore } from '../../src/backends/clickhouse/clickhouse-store.js';
+import { type ClickHouseConfig, resolveClickHouseConfig } from '../../src/backends/clickhouse/cluster.js';
 import type { NodeStatus } from '../../src/backends/clickhouse/status.js';
+import type { SnapshotInfo, SnapshotView } from '../../src/backends/store.js';
+import type { DailyMerchantSums } from '../../src/domain/transaction-batch.js';
 import { ClickHouseCluster } from '../helpers/clickhouse-cluster.js';
 import { csvText, type TxRow, writeCsvFile } from '../helpers/csv-file.js';
-import { type OracleRow, oracleIngest, V1Oracle } from '../helpers/oracle.js';
+import { type OracleRow, oracleIngest, utcDay, V1Oracle } from '../helpers/oracle.js';
 import { type RunningServer, startServer } from '../helpers/server.js';
 import { cornerCaseTransactions, randomTransactions } from '../helpers/synthetic.js';
 import {
@@ -53,6 +58,11 @@ let firstRows: OracleRow[] = [];
 let bothRows: OracleRow[] = [];
 let clickhouseServer: RunningServer | undefined;
 let embeddedServer: RunningServer | undefined;
+/** The store the v2 tests ask directly, opened as `openStore` opens it; and stores opened for one test. */
+let store: ClickHouseStore | undefined;
+const stores: ClickHouseStore[] = [];
+/** A time-travel view of the first snapshot, taken while a later one is served (the vacuum test uses it). */
+let pinnedFirst: SnapshotView | undefined;
 
 function txlake(args: string[], env: NodeJS.ProcessEnv = {}) {
   return runTxlake(args, { env: { ...cluster.env, ...env }, timeoutMs: 120_000 });
@@ -81,6 +91,103 @@ async function userOnNode(index: number, skip = 0): Promise<bigint> {
     (id) => Number(intHash64(id) % BigInt(cluster.nodes.length)) === index,
   );
   return users[skip] as bigint;
+}
+
+async function openClickHouseStore(env: NodeJS.ProcessEnv = {}): Promise<ClickHouseStore> {
+  const config = resolveClickHouseConfig({}, { ...cluster.env, ...env }) as ClickHouseConfig;
+  const opened = await ClickHouseStore.open({ clickhouse: config });
+  stores.push(opened);
+  return opened;
+}
+
+/** The lake's own list of its retained snapshots, as `snapshots()` must answer it (newest first). */
+async function lakeSnapshots(): Promise<SnapshotInfo[]> {
+  const args = ['snapshots', '--lake', lake, '--json'];
+  const result = await txlake(args);
+  expect(result.code, describeRun(args, result)).toBe(0);
+  const listed = JSON.parse(result.stdout) as Array<{
+    id: number;
+    created: string;
+    operation: string;
+    mode: string;
+    rows: number;
+    current: boolean;
+  }>;
+  return listed
+    .map((s) => ({
+      id: s.id,
+      created: s.created,
+      operation: s.operation as SnapshotInfo['operation'],
+      mode: s.operation === 'ingest' ? (s.mode as SnapshotInfo['mode']) : null,
+      rows: s.rows,
+      current: s.current,
+    }))
+    .sort((a, b) => b.id - a.id);
+}
+
+/** The oracle's daily sums and counts per merchant code, days ascending. */
+function oracleSums(rows: readonly OracleRow[]): Map<number, DailyMerchantSums[]> {
+  const byDay = new Map<string, DailyMerchantSums>();
+  for (const r of rows) {
+    const day = Number(utcDay(r.micros));
+    const key = `${r.code}/${day}`;
+    const sums = byDay.get(key) ?? {
+      merchantTypeCode: r.code,
+      day,
+      purchaseCents: 0n,
+      returnCents: 0n,
+      purchases: 0,
+      returns: 0,
+    };
+    if (r.type === 'PurchaseActivity') {
+      sums.purchaseCents += r.cents;
+      sums.purchases++;
+    } else {
+      sums.returnCents += r.cents;
+      sums.returns++;
+    }
+    byDay.set(key, sums);
+  }
+  const byCode = new Map<number, DailyMerchantSums[]>();
+  for (const sums of [...byDay.values()].sort((a, b) => a.day - b.day))
+    byCode.set(sums.merchantTypeCode, [...(byCode.get(sums.merchantTypeCode) ?? []), sums]);
+  return byCode;
+}
+
+/** Every user's transactions and every code's daily sums and counts of `view`, against the oracle's. */
+async function expectViewAsOracle(view: SnapshotView, rows: readonly OracleRow[]): Promise<void> {
+  expect(view.rows).toBe(rows.length);
+  const expectedSums = oracleSums(rows);
+  for (const code of [...expectedSums.keys(), 1, 9998])
+    expect(await view.dailySumsOfMerchant(code), `daily sums of ${code} in snapshot ${view.id}`).toEqual(
+      expectedSums.get(code) ?? [],
+    );
+  const byUser = new Map<bigint, string[]>();
+  const canonical = [...rows].sort(
+    (a, b) =>
+      (a.micros < b.micros ? -1 : a.micros > b.micros ? 1 : 0) ||
+      a.type.localeCompare(b.type) ||
+      a.code - b.code ||
+      (a.cents < b.cents ? -1 : a.cents > b.cents ? 1 : 0),
+  );
+  for (const r of canonical)
+    byUser.set(r.userId, [
+      ...(byUser.get(r.userId) ?? []),
+      `${r.type === 'ReturnActivity' ? 1 : 0} ${r.code} ${r.cents} ${r.micros}`,
+    ]);
+  const users = [...byUser.keys(), ...ABSENT_USERS.filter((u) => u < 2n ** 63n)];
+  for (let i = 0; i < users.length; i += 16)
+    await Promise.all(
+      users.slice(i, i + 16).map(async (user) => {
+        const batch = await view.transactionsOfUser(user);
+        const got: string[] = [];
+        for (let j = batch.start; j < batch.end; j++)
+          got.push(
+            `${batch.transactionType[j]} ${batch.merchantTypeCode[j]} ${batch.amountCents[j]} ${batch.epochMicros[j]}`,
+          );
+        expect(got, `user ${user} in snapshot ${view.id}`).toEqual(byUser.get(user) ?? []);
+      }),
+    );
 }
 
 function startClickHouseServer(env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
@@ -118,6 +225,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  for (const opened of stores) await opened.close();
   await clickhouseServer?.stop();
   await embeddedServer?.stop();
   await cluster?.stop();
@@ -148,6 +256,19 @@ describe('ClickHouse backend', () => {
       ABSENT_CODES,
     );
     expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+  });
+
+  it("the store: daily sums and counts of purchases and returns per day are the oracle's; snapshots() lists the ingest", async () => {
+    store = await openClickHouseStore();
+    // It follows `served` as a server's store does (the tests below ask it as the lake moves on).
+    await store.follow({ snapshot() {}, problem() {} });
+    const view = store.current() as SnapshotView;
+    expect(view).not.toBeNull();
+    await expectViewAsOracle(view, firstRows);
+    const listed = await store.snapshots();
+    expect(listed).toEqual(await lakeSnapshots());
+    expect(listed).toMatchObject([{ id: view.id, operation: 'ingest', mode: 'append', current: true }]);
+    expect(await store.viewOf(view.id)).toBe(view);
   });
 
   it("routes each lookup to its user's shard with ClickHouse's own intHash64", async () => {
@@ -228,6 +349,46 @@ describe('ClickHouse backend', () => {
     );
   });
 
+  it('snapshots() lists each retained snapshot newest first; viewOf answers each as it was committed', async () => {
+    const live = store as ClickHouseStore;
+    const expected = await lakeSnapshots();
+    expect(expected.map((s) => s.operation)).toEqual(['rollback', 'delete-user', 'ingest', 'ingest']);
+    // Until the store follows the rollback its `current` may lag: the catalog's says what `served` names.
+    await eventually(
+      'the rollback in snapshots()',
+      async () => ((await live.snapshots())[0]?.current ? true : null),
+      2_000,
+    );
+    expect(await live.snapshots()).toEqual(expected);
+    const [rolledBack, erased, appended, first] = expected.map((s) => s.id) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    const victim = bothRows[0]?.userId as bigint;
+    const contentOf = new Map<number, OracleRow[]>([
+      [first, firstRows],
+      [appended, bothRows],
+      [erased, bothRows.filter((r) => r.userId !== victim)],
+      [rolledBack, bothRows],
+    ]);
+    await live.refresh();
+    expect(live.current()?.id).toBe(rolledBack);
+    for (const [id, rows] of contentOf) {
+      const view = await live.viewOf(id);
+      expect(view.id).toBe(id);
+      expect(view.created).toBe(expected.find((s) => s.id === id)?.created);
+      if (id === rolledBack) expect(view).toBe(live.current());
+      await expectViewAsOracle(view, rows);
+    }
+    pinnedFirst = await live.viewOf(first);
+    expect(await live.viewOf(first), 'a view asked for again is the one kept').toBe(pinnedFirst);
+    await expect(live.viewOf(rolledBack + 1)).rejects.toMatchObject({ name: 'NoSuchSnapshot' });
+    await expect(live.viewOf(10 ** 9)).rejects.toMatchObject({ name: 'NoSuchSnapshot' });
+    await expect(live.viewOf(0)).rejects.toMatchObject({ name: 'SnapshotGone' });
+  });
+
   it('vacuum drops the copies of the snapshots it removed, and the server keeps answering', async () => {
     const before = await status();
     const held = before.nodes[0]?.snapshots ?? [];
@@ -239,6 +400,32 @@ describe('ClickHouse backend', () => {
     expect(after.nodes.reduce((sum, n) => sum + n.rows, 0)).toBe(bothRows.length);
     const mismatches = await v1Mismatches(clickhouseServer as RunningServer, new V1Oracle(bothRows), [], []);
     expect(mismatches.length, describeMismatches(mismatches)).toBe(0);
+
+    // The store: the vacuumed snapshots leave snapshots() within 2 s; asked for, they are gone (410), and
+    // a view of one taken before the vacuum refuses lookups rather than answer from missing file lists.
+    const live = store as ClickHouseStore;
+    const current = after.lake_current as number;
+    const vacuumedAt = Date.now();
+    const listed = await eventually(
+      'the vacuum in snapshots()',
+      async () => {
+        const list = await live.snapshots();
+        return list.length === 1 ? list : null;
+      },
+      2_000,
+    );
+    expect(Date.now() - vacuumedAt).toBeLessThan(2_000);
+    expect(listed).toEqual(await lakeSnapshots());
+    for (const id of held.filter((id) => id !== current))
+      await expect(live.viewOf(id), `viewOf(${id})`).rejects.toMatchObject({
+        name: 'SnapshotGone',
+        snapshot: id,
+      });
+    await expect(live.viewOf(current + 1)).rejects.toMatchObject({ name: 'NoSuchSnapshot' });
+    const user = firstRows[1]?.userId as bigint;
+    await expect((pinnedFirst as SnapshotView).transactionsOfUser(user)).rejects.toMatchObject({
+      name: 'SnapshotGone',
+    });
   });
 
   it('a node down: user answers are 503 problems with Retry-After within 2 s, then resume without a restart', async () => {
@@ -281,6 +468,15 @@ describe('ClickHouse backend', () => {
       // netAmount is answered from the sums held in memory
       const code = bothRows[0]?.code as number;
       expect((await server.get(`/api/v1/data/netAmount/${code}`)).status).toBe(200);
+      // The store: with its only endpoint down, time travel and the list are BackendUnavailable (503); a
+      // view of a snapshot the store does not serve yet answers BackendUnavailable for the down shard.
+      const alone = await openClickHouseStore({ TXLAKE_CLICKHOUSE_URL: cluster.urls[1] });
+      const current = (store as ClickHouseStore).current()?.id as number;
+      await expect(alone.viewOf(current)).rejects.toMatchObject({ name: 'BackendUnavailable' });
+      await expect(alone.snapshots()).rejects.toMatchObject({ name: 'BackendUnavailable' });
+      const unloaded = await openClickHouseStore();
+      const travelled = await unloaded.viewOf(current);
+      await expect(travelled.transactionsOfUser(user)).rejects.toMatchObject({ name: 'BackendUnavailable' });
     } finally {
       await cluster.startNode(1);
     }
@@ -363,6 +559,62 @@ describe('ClickHouse backend', () => {
       await txlake(['clickhouse', 'sync', '--lake', lake, '--json']),
     );
     expect(again).toMatchObject({ loadedFiles: 0, published: [] });
+  });
+
+  it('a database of an earlier txlake (no counts, no mode): readers refuse its sums, the next sync brings it up to date', async () => {
+    const lateRows = oracleIngest(readFileSync(path.join(dir, 'late.csv'), 'utf8')).rows;
+    const expected = await lakeSnapshots();
+    expect(expected.map((s) => [s.operation, s.mode])).toEqual([
+      ['ingest', 'append'],
+      ['rollback', null],
+    ]);
+    // Node 1 as the earlier txlake left it; node 0 with the columns added but its rows written before them.
+    for (let i = 0; i < cluster.nodes.length; i++) {
+      await cluster.query(i, 'ALTER TABLE txlake.daily_sums DROP COLUMN purchases');
+      await cluster.query(i, 'ALTER TABLE txlake.daily_sums DROP COLUMN returns');
+      await cluster.query(i, 'ALTER TABLE txlake.snapshots DROP COLUMN mode');
+    }
+    await cluster.query(0, 'ALTER TABLE txlake.daily_sums ADD COLUMN purchases UInt64');
+    await cluster.query(0, 'ALTER TABLE txlake.daily_sums ADD COLUMN returns UInt64');
+    await cluster.query(0, 'ALTER TABLE txlake.snapshots ADD COLUMN mode String');
+    const older = await openClickHouseStore({ TXLAKE_CLICKHOUSE_URL: cluster.urls[1] });
+    await expect(older.refresh()).rejects.toThrow(/lack columns this txlake reads .*txlake clickhouse sync/);
+    const uncounted = await openClickHouseStore({ TXLAKE_CLICKHOUSE_URL: cluster.urls[0] });
+    await expect(uncounted.refresh()).rejects.toThrow(/published without the purchase and return counts/);
+    // v1 answers go on from the view the server holds.
+    const user = bothRows[5]?.userId as bigint;
+    expect((await (clickhouseServer as RunningServer).get(`/api/v1/data/transactions/${user}`)).status).toBe(
+      200,
+    );
+
+    const synced = await txlake(['clickhouse', 'sync', '--lake', lake, '--json']);
+    expect(synced.code, describeRun(['clickhouse', 'sync'], synced)).toBe(0);
+    const outcome = parseJsonOutput<{ published: number[]; loadedFiles: number }>(
+      ['clickhouse', 'sync'],
+      synced,
+    );
+    expect(outcome).toMatchObject({ loadedFiles: 0, published: expected.map((s) => s.id).reverse() });
+    for (let i = 0; i < cluster.nodes.length; i++)
+      expect(
+        (
+          await cluster.query(
+            i,
+            "SELECT table, name, type FROM system.columns WHERE database = 'txlake' AND name IN ('purchases', 'returns', 'mode') ORDER BY table, name FORMAT TSV",
+          )
+        ).trim(),
+      ).toBe('daily_sums\tpurchases\tUInt64\ndaily_sums\treturns\tUInt64\nsnapshots\tmode\tString');
+    for (const url of cluster.urls) {
+      const upgraded = await openClickHouseStore({ TXLAKE_CLICKHOUSE_URL: url });
+      expect(await upgraded.refresh()).toBe(true);
+      expect(await upgraded.snapshots()).toEqual(expected);
+      await expectViewAsOracle(upgraded.current() as SnapshotView, [...bothRows, ...lateRows]);
+      await expectViewAsOracle(await upgraded.viewOf(expected[1]?.id as number), bothRows);
+    }
+    const again = parseJsonOutput<{ published: number[] }>(
+      ['clickhouse', 'sync'],
+      await txlake(['clickhouse', 'sync', '--lake', lake, '--json']),
+    );
+    expect(again.published).toEqual([]);
   });
 
   it('never copies a lake file whose checksum does not match: the sync names it, ClickHouse unchanged', async () => {
