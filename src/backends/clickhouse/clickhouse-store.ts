@@ -377,7 +377,10 @@ export class ClickHouseStore implements TransactionStore {
 
   async snapshots(): Promise<SnapshotInfo[]> {
     const catalog = await this.catalog(performance.now() - CATALOG_MAX_AGE_MS);
-    return catalog.list.map((info) => ({ ...info }));
+    // `current` is the snapshot this server answers from, as on the embedded backend: `served` may name a
+    // newer one the store has not switched to yet (it polls), and a client told "current" must get it.
+    const served = this.view?.id ?? null;
+    return catalog.list.map((info) => ({ ...info, current: info.id === served }));
   }
 
   async viewOf(id: number): Promise<SnapshotView> {
