@@ -131,10 +131,11 @@ Example:
     .addHelpText(
       'after',
       `
-For each v1 endpoint, autocannon (127.0.0.1 only) first loads a bare node:http server that answers every
-request with one fixed body as large as that endpoint's typical answer (the floor), then each server in
-turn, alone on the machine, with requests rotating over up to 100,000 user ids (mostly cold answers) or
-every merchant code:
+For each endpoint (v1: transactions/{id}, netAmount/{code}; v2: users/{id}/transactions?limit=100,
+merchant-types/{code}/daily-net), autocannon (127.0.0.1 only) first loads a bare node:http server that
+answers every request with one fixed body as large as that endpoint's typical answer (the floor), then
+each server in turn, alone on the machine, with requests rotating over up to 100,000 user ids (mostly
+cold answers) or every merchant code:
   naive    serve --user-lookup parquet --answer-cache 0   (one DuckDB query per request; the baseline)
   txlake   serve                                          (in-memory index, answer cache)
   workers  serve --workers 0                              (the same on every core)

@@ -1,4 +1,4 @@
-// The serve benchmark (the performance issue): v1 requests/s and latency of `txlake serve` on a generated
+// The serve benchmark (the performance issue): v1 and v2 requests/s and latency of `txlake serve` on a generated
 // lake, next to the floor measured in the same run — a bare node:http server answering every request with
 // one fixed body as large as that endpoint's typical answer — under the same load generator (autocannon,
 // on 127.0.0.1 only). Also the server's ready time and memory. Numbers are printed, never asserted.
@@ -56,8 +56,25 @@ export interface LoadResult {
   non_2xx: number;
 }
 
+/**
+ * The endpoints loaded: v1's two, and v2's (SPEC §4 "v2") over the same keys: a user's first page of 100
+ * transactions (mostly cold users, as v1's) and a merchant code's daily net.
+ */
+export const SERVE_ENDPOINTS = ['transactions', 'netAmount', 'v2Transactions', 'v2DailyNet'] as const;
+export type ServeEndpoint = (typeof SERVE_ENDPOINTS)[number];
+
+/** The request paths of each endpoint, rotating over the sampled keys. */
+export function endpointPaths(keys: { users: string[]; codes: string[] }): Record<ServeEndpoint, string[]> {
+  return {
+    transactions: keys.users.map((u) => `/api/v1/data/transactions/${u}`),
+    netAmount: keys.codes.map((c) => `/api/v1/data/netAmount/${c}`),
+    v2Transactions: keys.users.map((u) => `/api/v2/users/${u}/transactions?limit=100`),
+    v2DailyNet: keys.codes.map((c) => `/api/v2/merchant-types/${c}/daily-net`),
+  };
+}
+
 export interface EndpointResult {
-  endpoint: 'transactions' | 'netAmount';
+  endpoint: ServeEndpoint;
   load: LoadResult;
   /** requests/s over the floor's for the same endpoint in this run. */
   ratio: number;
@@ -87,7 +104,7 @@ export interface ServeBenchResult {
   connections: number;
   seconds_per_run: number;
   ingest_seconds: number;
-  floors: Array<{ endpoint: 'transactions' | 'netAmount'; typical_body_bytes: number; load: LoadResult }>;
+  floors: Array<{ endpoint: ServeEndpoint; typical_body_bytes: number; load: LoadResult }>;
   variants: VariantResult[];
   target_ratio: number;
 }
@@ -164,8 +181,11 @@ export async function sampleKeys(lake: string): Promise<{ users: string[]; codes
 async function typicalBytes(port: number, paths: string[]): Promise<number> {
   const sample = paths.slice(0, 50);
   let total = 0;
-  for (const p of sample)
-    total += (await (await fetch(`http://127.0.0.1:${port}${p}`)).arrayBuffer()).byteLength;
+  for (const p of sample) {
+    const response = await fetch(`http://127.0.0.1:${port}${p}`);
+    if (response.status !== 200) throw new Error(`${p} answered ${response.status}, not 200`);
+    total += (await response.arrayBuffer()).byteLength;
+  }
   return Math.max(2, Math.round(total / Math.max(1, sample.length)));
 }
 
@@ -274,10 +294,7 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
       const appendCsv = path.join(work, 'append.csv');
       const { lake, ingest } = await generateAndIngest(work, options, log);
       const keys = await sampleKeys(lake);
-      const paths = {
-        transactions: keys.users.map((u) => `/api/v1/data/transactions/${u}`),
-        netAmount: keys.codes.map((c) => `/api/v1/data/netAmount/${c}`),
-      };
+      const paths = endpointPaths(keys);
 
       // The floors first, each alone on the machine, with bodies as large as the typical answers (every
       // variant answers the same bytes; a default server is started once to measure them).
@@ -287,12 +304,10 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
         const server = startServer(root, lake, port, []);
         children.push(server);
         await waitFor(`http://127.0.0.1:${port}/readyz`, 1_800_000);
-        const sizes = {
-          transactions: await typicalBytes(port, paths.transactions),
-          netAmount: await typicalBytes(port, paths.netAmount),
-        };
+        const sizes = {} as Record<ServeEndpoint, number>;
+        for (const endpoint of SERVE_ENDPOINTS) sizes[endpoint] = await typicalBytes(port, paths[endpoint]);
         await stopServer(server);
-        for (const endpoint of ['transactions', 'netAmount'] as const) {
+        for (const endpoint of SERVE_ENDPOINTS) {
           const floorPort = await freePort();
           const floor = startFloor(floorPort, sizes[endpoint]);
           children.push(floor);

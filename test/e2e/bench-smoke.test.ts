@@ -50,7 +50,7 @@ describe('benchmarks (smoke runs)', () => {
     expect(result.swap.verify_ms).toBeLessThanOrEqual(result.swap.load_ms);
   }, 70_000);
 
-  it('bench serve loads the floor, the naive baseline and txlake, and a swap under load', async () => {
+  it('bench serve loads the floor, the naive baseline and txlake on v1 and v2, and a swap under load', async () => {
     const run = await runBench(
       [
         'serve',
@@ -61,7 +61,8 @@ describe('benchmarks (smoke runs)', () => {
     );
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as ServeBenchResult;
-    expect(result.floors.map((f) => f.endpoint)).toEqual(['transactions', 'netAmount']);
+    const endpoints = ['transactions', 'netAmount', 'v2Transactions', 'v2DailyNet'];
+    expect(result.floors.map((f) => f.endpoint)).toEqual(endpoints);
     for (const floor of result.floors) {
       expect(floor.typical_body_bytes).toBeGreaterThan(2);
       expect(floor.load.requests_per_second).toBeGreaterThan(0);
@@ -69,6 +70,8 @@ describe('benchmarks (smoke runs)', () => {
     expect(result.variants.map((v) => v.variant)).toEqual(['naive', 'txlake']);
     for (const variant of result.variants) {
       expect(variant.ready_seconds).toBeGreaterThan(0);
+      // v1's lines and v2's, each against its own floor of the same run.
+      expect(variant.endpoints.map((e) => e.endpoint)).toEqual(endpoints);
       for (const endpoint of variant.endpoints) {
         expect(endpoint.load.requests_per_second, `${variant.variant} ${endpoint.endpoint}`).toBeGreaterThan(
           0,
