@@ -18,11 +18,11 @@ import {
 } from '../helpers/openapi-contract.js';
 import {
   compareV1,
-  formatDay,
+  daysFromCivil,
   formatSecond,
   type OracleRow,
   oracleIngest,
-  utcDay,
+  V2Oracle,
 } from '../helpers/oracle.js';
 import { cornerCaseTransactions, randomTransactions } from '../helpers/synthetic.js';
 import { assertBuilt, ingest, runExpecting, TempDirs } from '../helpers/txlake.js';
@@ -111,30 +111,11 @@ function expectedRows(snapshot: number, userId: bigint, filter: Filter = {}): Or
 }
 
 function expectedDailyNet(snapshot: number, code: number, from?: string, to?: string): string {
-  const days = new Map<bigint, { p: bigint; r: bigint; np: number; nr: number }>();
-  for (const row of snapshots.get(snapshot) ?? []) {
-    if (row.code !== code) continue;
-    const day = utcDay(row.micros);
-    const sums = days.get(day) ?? { p: 0n, r: 0n, np: 0, nr: 0 };
-    if (row.type === P) {
-      sums.p += row.cents;
-      sums.np++;
-    } else {
-      sums.r += row.cents;
-      sums.nr++;
-    }
-    days.set(day, sums);
-  }
-  const entries = [...days.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .filter(
-      ([day]) => (from === undefined || formatDay(day) >= from) && (to === undefined || formatDay(day) < to),
-    )
-    .map(
-      ([day, s]) =>
-        `{"date":"${formatDay(day)}","merchant_type_code":${code},"purchases_cents":${s.p},"returns_cents":${s.r},` +
-        `"net_cents":${s.p - s.r},"purchases":${s.np},"returns":${s.nr}}`,
-    );
+  const dayOf = (date: string | undefined) =>
+    date === undefined
+      ? undefined
+      : daysFromCivil(...(date.split('-').map(Number) as [number, number, number]));
+  const entries = new V2Oracle(snapshots.get(snapshot) ?? []).dailyNet(code, dayOf(from), dayOf(to));
   return `{"data":[${entries.join(',')}],"snapshot":${snapshot}}`;
 }
 
