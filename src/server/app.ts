@@ -19,11 +19,12 @@ import {
 } from '../backends/store.js';
 import { AnswerCache } from './answer-cache.js';
 import { v1Routes } from './api/v1/routes.js';
-import { sendProblem } from './api/v2/problems.js';
+import { sendBackendUnavailable, sendProblem } from './api/v2/problems.js';
 import { v2Routes } from './api/v2/routes.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { healthRoutes } from './routes/health.js';
+import { matchesIfNoneMatch, snapshotTag, unservedReason } from './snapshot-answers.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -52,15 +53,6 @@ export interface AppOptions {
 export const DEFAULT_ANSWER_CACHE_BYTES = 64 * 1024 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** RFC 9110 If-None-Match: `*`, or a list of tags compared weakly (a `W/` prefix does not matter). */
-function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  return header.split(',').some((tag) => {
-    const candidate = tag.trim();
-    return candidate === '*' || candidate.replace(/^W\//, '') === etag;
-  });
-}
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -99,14 +91,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     'answers',
     new AnswerCache(options.store, options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES),
   );
-  // An answer is a function of the URL and the snapshot, so the snapshot is a strong validator; its commit
-  // time is part of the tag because ids start again at 1 in a lake made anew.
   // `private`: personal financial data must not sit in shared caches; `no-cache`: revalidate every time.
   const etags = new WeakMap<SnapshotView, string>();
   const etagOf = (view: SnapshotView) => {
     let etag = etags.get(view);
     if (etag === undefined) {
-      etag = `"txlake-${view.id}-${Date.parse(view.created).toString(36)}"`;
+      etag = `"${snapshotTag(view)}"`;
       etags.set(view, etag);
     }
     return etag;
@@ -121,11 +111,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('snapshotView', (request: FastifyRequest, reply: FastifyReply) => {
     const view = options.store.current();
     if (view === null) {
-      // A lake that cannot be served is not "loading": say so (the reason is on /readyz and in the log).
-      const error = options.store.problem()
-        ? 'no snapshot can be served; see /readyz'
-        : 'no snapshot is loaded yet';
-      reply.code(503).header('retry-after', '1').send({ error });
+      reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: unservedReason(options.store) });
       return null;
     }
     labelAnswer(reply, view);
@@ -145,22 +134,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof BackendUnavailable) {
-      // The engine behind the store (a ClickHouse node) is down or hung: an RFC 9457 problem on every route,
-      // v1's too (SPEC §7), and the next request tries again. The node's address stays in the log.
-      request.log.warn({ problem: error.message }, 'answer refused: the backend did not answer in time');
-      return reply
-        .code(503)
-        .header('retry-after', '1')
-        .type('application/problem+json')
-        .serializer(JSON.stringify)
-        .send({
-          type: 'about:blank',
-          title: 'Service Unavailable',
-          status: 503,
-          detail: 'the database behind this server did not answer in time; try again shortly',
-        });
-    }
+    if (error instanceof BackendUnavailable) return sendBackendUnavailable(request, reply, error);
     if (error instanceof SnapshotUnavailable) {
       // The served snapshot's files changed on disk: no answer rather than a wrong one (the log has why).
       request.log.error({ problem: error.message }, 'answer refused: the served snapshot is damaged on disk');

@@ -3,7 +3,7 @@
 // says what went wrong in words a client can act on, never a stack trace or a path on the server.
 
 import http from 'node:http';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export const PROBLEM_TYPE = 'application/problem+json';
 
@@ -37,4 +37,21 @@ export function sendProblem(
     .type(PROBLEM_TYPE)
     .serializer(JSON.stringify)
     .send(problemOf(status, detail, parameter));
+}
+
+/**
+ * The engine behind the store (a ClickHouse node) is down or hung: a problem on every route, v1's too
+ * (SPEC §7), and the next request tries again. The node's address stays in the log.
+ */
+export function sendBackendUnavailable(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: Error,
+): FastifyReply {
+  request.log.warn({ problem: error.message }, 'answer refused: the backend did not answer in time');
+  return sendProblem(
+    reply.header('retry-after', '1'),
+    503,
+    'the database behind this server did not answer in time; try again shortly',
+  );
 }

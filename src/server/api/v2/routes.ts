@@ -35,6 +35,7 @@ import {
   transactionsPageCsv,
   transactionsPageJson,
 } from '../../../domain/v2.js';
+import { matchesIfNoneMatch, snapshotTag, unservedReason } from '../../snapshot-answers.js';
 import {
   DAILY_NET_JSON,
   EXPORT_CSV,
@@ -53,7 +54,7 @@ import {
   textExport,
 } from './export.js';
 import { negotiate } from './negotiation.js';
-import { PROBLEM_TYPE, sendProblem } from './problems.js';
+import { PROBLEM_TYPE, sendBackendUnavailable, sendProblem } from './problems.js';
 import {
   AttachmentHeader,
   CodeParams,
@@ -124,9 +125,7 @@ interface Answering {
 }
 
 function notServing(store: TransactionStore): NotServing {
-  return new NotServing(
-    store.problem() ? 'no snapshot can be served; see /readyz' : 'no snapshot is loaded yet',
-  );
+  return new NotServing(unservedReason(store));
 }
 
 async function resolveView(store: TransactionStore, snapshot: number | null): Promise<Answering> {
@@ -160,7 +159,7 @@ async function onView<T>(
 
 const etags = new WeakMap<SnapshotView, Map<string, string>>();
 
-/** A strong tag per snapshot and representation (commit time included: ids restart in a lake made anew). */
+/** A strong tag per snapshot (as v1's) and representation. */
 function etagOf(view: SnapshotView, representation: string): string {
   let tags = etags.get(view);
   if (tags === undefined) {
@@ -169,18 +168,10 @@ function etagOf(view: SnapshotView, representation: string): string {
   }
   let tag = tags.get(representation);
   if (tag === undefined) {
-    tag = `"txlake-${view.id}-${Date.parse(view.created).toString(36)}-v2${representation}"`;
+    tag = `"${snapshotTag(view)}-v2${representation}"`;
     tags.set(representation, tag);
   }
   return tag;
-}
-
-function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  return header.split(',').some((tag) => {
-    const candidate = tag.trim();
-    return candidate === '*' || candidate.replace(/^W\//, '') === etag;
-  });
 }
 
 /**
@@ -273,14 +264,7 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         'the snapshot cannot be read: its files are damaged or changed on disk; see /readyz',
       );
     }
-    if (error instanceof BackendUnavailable) {
-      request.log.warn({ problem: error.message }, 'answer refused: the backend did not answer in time');
-      return sendProblem(
-        reply.header('retry-after', '1'),
-        503,
-        'the database behind this server did not answer in time; try again shortly',
-      );
-    }
+    if (error instanceof BackendUnavailable) return sendBackendUnavailable(request, reply, error);
     const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');
@@ -487,7 +471,8 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
       const reply = typedReply as FastifyReply;
       if (negotiate(request.headers.accept, JSON_ONLY) === null) throw new NotAcceptable(JSON_ONLY);
       // Before the first commit there may be no lake to list at all: as unready as every other v2 route.
-      if (store.current() === null) throw notServing(store);
+      const current = store.current();
+      if (current === null) throw notServing(store);
       const list = await store.snapshots();
       const data = list.map((s) =>
         JSON.stringify({
@@ -502,9 +487,11 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
       const body = `{"data":[${data.join(',')}]}`;
       // The list changes with a vacuum as well as a commit: the tag is the body's own digest.
       const etag = `"txlake-snapshots-${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
-      const current = store.current();
-      if (current) reply.header('x-txlake-snapshot', String(current.id));
-      reply.header('etag', etag).header('vary', 'Accept').header('cache-control', 'private, no-cache');
+      reply
+        .header('x-txlake-snapshot', String((store.current() ?? current).id))
+        .header('etag', etag)
+        .header('vary', 'Accept')
+        .header('cache-control', 'private, no-cache');
       if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send();
       return reply.type(JSON_TYPE).send(body);
     },
