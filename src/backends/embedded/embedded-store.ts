@@ -217,8 +217,11 @@ export class EmbeddedStore implements TransactionStore {
   private readonly closing = new AbortController();
   private follower: SnapshotFollower | null = null;
   private watcher: FSWatcher | null = null;
-  /** Views of earlier snapshots by id, least recently used first. */
-  private readonly pinned = new Map<number, Promise<EmbeddedSnapshotView>>();
+  /** Views of earlier snapshots by id, least recently used first; `loaded` once the view is ready. */
+  private readonly pinned = new Map<
+    number,
+    { view: Promise<EmbeddedSnapshotView>; loaded: EmbeddedSnapshotView | null }
+  >();
   private history: { read: number; value: Promise<SnapshotHistory> } | null = null;
 
   private constructor(
@@ -358,12 +361,9 @@ export class EmbeddedStore implements TransactionStore {
   private retainVerified(): void {
     const views: EmbeddedSnapshotView[] = [];
     if (this.view) views.push(this.view);
-    for (const pinned of this.pinnedViews) views.push(pinned);
+    for (const { loaded } of this.pinned.values()) if (loaded) views.push(loaded);
     this.verified.retainOnly(views.map((v) => v.manifest));
   }
-
-  /** Pinned views loaded so far (their promises resolved). */
-  private readonly pinnedViews = new Set<EmbeddedSnapshotView>();
 
   /** The lake's history, read at most once a second however many requests ask. */
   private readHistory(): Promise<SnapshotHistory> {
@@ -405,9 +405,15 @@ export class EmbeddedStore implements TransactionStore {
     if (pinned) {
       this.pinned.delete(id); // re-inserted below: most recently used
     } else {
-      pinned = this.loadPinned(id, entry.damaged);
-      pinned.then(
-        (view) => this.pinnedViews.add(view),
+      const fresh: { view: Promise<EmbeddedSnapshotView>; loaded: EmbeddedSnapshotView | null } = {
+        view: this.loadPinned(id, entry.damaged),
+        loaded: null,
+      };
+      pinned = fresh;
+      fresh.view.then(
+        (view) => {
+          fresh.loaded = view;
+        },
         () => this.unpin(id),
       );
     }
@@ -416,20 +422,12 @@ export class EmbeddedStore implements TransactionStore {
       if (this.pinned.size <= PINNED_VIEWS) break;
       this.unpin(old);
     }
-    return pinned;
+    return pinned.view;
   }
 
   private unpin(id: number): void {
-    const pinned = this.pinned.get(id);
-    if (pinned === undefined) return;
-    this.pinned.delete(id);
-    pinned.then(
-      (view) => {
-        this.pinnedViews.delete(view);
-        this.retainVerified();
-      },
-      () => {},
-    );
+    if (!this.pinned.delete(id)) return;
+    this.retainVerified();
   }
 
   /**
