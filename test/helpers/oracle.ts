@@ -323,7 +323,7 @@ export function oracleIngest(text: string, label = 'file'): OracleIngest {
 // ---------------------------------------------------------------------------------------------------
 // v1 answers, as the exact compact JSON text the server must send.
 
-export function compareV1(a: OracleRow, b: OracleRow): number {
+function compareV1(a: OracleRow, b: OracleRow): number {
   if (a.micros !== b.micros) return a.micros < b.micros ? -1 : 1;
   if (a.type !== b.type) return a.type < b.type ? -1 : 1;
   if (a.code !== b.code) return a.code - b.code;
