@@ -39,6 +39,10 @@ declare module 'fastify' {
     /** Set the headers that name the snapshot an answer came from. */
     labelAnswer(reply: FastifyReply, view: SnapshotView): void;
   }
+  interface FastifyRequest {
+    /** The name of the API key that authenticated this request; null while the server has no keys. */
+    apiKeyName: string | null;
+  }
 }
 
 export interface AppOptions {
@@ -87,6 +91,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('store', options.store);
+  app.decorateRequest('apiKeyName', null);
   app.decorate(
     'answers',
     new AnswerCache(options.store, options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES),
