@@ -2,6 +2,7 @@
 // server pays only for the engine it runs on (DuckDB's bindings, or ClickHouse's client).
 
 import type { ClickHouseConfig } from './clickhouse/cluster.js';
+import type { KeySource } from './key-source.js';
 import type { TransactionStore } from './store.js';
 
 /** The embedded backend: DuckDB over the lake's Parquet files, on this host (embedded-store.ts). */
@@ -36,6 +37,21 @@ export async function openStore(config: BackendConfig): Promise<TransactionStore
     case 'clickhouse': {
       const { ClickHouseStore } = await import('./clickhouse/clickhouse-store.js');
       return ClickHouseStore.open(config);
+    }
+  }
+}
+
+/** Where servers of this backend read the API keys: the lake's key file, or ClickHouse's copy of it. */
+export async function openKeySource(config: BackendConfig): Promise<KeySource> {
+  switch (config.kind) {
+    case 'embedded': {
+      const { LakeKeySource } = await import('../lake/keys.js');
+      const { LakeLayout } = await import('../lake/layout.js');
+      return new LakeKeySource(new LakeLayout(config.lake));
+    }
+    case 'clickhouse': {
+      const { ClickHouseKeySource } = await import('./clickhouse/keys.js');
+      return new ClickHouseKeySource(config.clickhouse);
     }
   }
 }

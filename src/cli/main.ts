@@ -2,11 +2,14 @@
 // run.ts turns errors into one line and an exit code.
 
 import { Command } from 'commander';
+import { auditLakeOperations, recordOutcome } from './audit.js';
 import { registerClickHouse, syncAfterLakeOperations } from './commands/clickhouse.js';
 import { registerDeleteUser } from './commands/delete-user.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHistory } from './commands/history.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerKeys } from './commands/keys.js';
+import { registerLog } from './commands/log.js';
 import { registerServe } from './commands/serve.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerStart } from './commands/start.js';
@@ -27,8 +30,11 @@ export function buildProgram(): Command {
   registerGenerate(program);
   registerStart(program);
   registerClickHouse(program);
+  registerKeys(program);
+  registerLog(program);
   syncAfterLakeOperations(program);
+  auditLakeOperations(program);
   return program;
 }
 
-await runProgram(buildProgram(), process.argv);
+await runProgram(buildProgram(), process.argv, recordOutcome);

@@ -19,17 +19,28 @@ export function oneLineErrors(program: Command): Command {
   });
 }
 
-export async function runProgram(program: Command, argv: string[]): Promise<void> {
+/**
+ * Run `program` on `argv`; `finished` hears how it ended (the exit code, and the error or null) before the
+ * process exits (the audit log's record).
+ */
+export async function runProgram(
+  program: Command,
+  argv: string[],
+  finished?: (exitCode: number, error: unknown) => Promise<void>,
+): Promise<void> {
   // `txlake … | head` closes our stdout early: that is the reader's choice, not an error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
+  let failure: unknown = null;
   try {
     await program.parseAsync(argv);
   } catch (error) {
+    failure = error;
     process.exitCode = reportError(error, argv.includes('--verbose'));
   }
+  await finished?.(Number(process.exitCode ?? 0), failure);
 }
 
 function reportError(error: unknown, verbose: boolean): number {

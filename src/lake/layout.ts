@@ -50,6 +50,21 @@ export class LakeLayout {
     return path.join(this.metadataDir, 'LOCK');
   }
 
+  /** The API keys' digests (lake/keys.ts): not part of any snapshot, so a rollback never revives a key. */
+  get keysFile(): string {
+    return path.join(this.metadataDir, 'keys.json');
+  }
+
+  /** Serialises changes of the key file; separate from LOCK so keys change while an ingest runs. */
+  get keysLockFile(): string {
+    return path.join(this.metadataDir, 'keys.lock');
+  }
+
+  /** One JSON line per lake operation: who, when, what, and the result (lake/audit.ts). */
+  get auditLog(): string {
+    return path.join(this.metadataDir, 'audit.jsonl');
+  }
+
   /** Per-(merchant, day) sums of each snapshot, one small Parquet file per commit. */
   get dailySumsDir(): string {
     return path.join(this.metadataDir, 'daily_sums');

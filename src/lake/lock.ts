@@ -114,6 +114,8 @@ export async function acquireWriterLock(
   layout: LakeLayout,
   command: string,
   notice: (message: string) => void = () => {},
+  /** Another lock of the lake than the writers' (the key file's), which owns no staging to sweep. */
+  lockFile: string = layout.lockFile,
 ): Promise<WriterLock> {
   await fs.mkdir(layout.metadataDir, { recursive: true }).catch((error: unknown) => {
     throw notWritable(layout, error);
@@ -125,7 +127,6 @@ export async function acquireWriterLock(
     command,
     process_start: processStartTime(process.pid),
   };
-  const lockFile = layout.lockFile;
   const guardFile = `${lockFile}.takeover`;
   let recoveredFrom: LockHolder | null = null;
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -140,10 +141,11 @@ export async function acquireWriterLock(
         }
       };
       if (recoveredFrom) notice(describeRecoveredLock(recoveredFrom));
-      await sweepStaging(layout).catch(async (error: unknown) => {
-        await release();
-        throw error;
-      });
+      if (lockFile === layout.lockFile)
+        await sweepStaging(layout).catch(async (error: unknown) => {
+          await release();
+          throw error;
+        });
       return { holder, recoveredFrom, release };
     }
     const other = await readHolder(lockFile);
@@ -223,8 +225,11 @@ export async function assertOwnDirectory(layout: LakeLayout, directory: string):
   );
 }
 
+/** The lock is held by a live writer (the caller may wait and try again). */
+export class LakeLocked extends TxlakeError {}
+
 function throwLocked(layout: LakeLayout, other: LockHolder): never {
-  throw new TxlakeError(
+  throw new LakeLocked(
     'lake',
     `the lake ${layout.root} is locked by another writer (pid ${other.pid} on ${other.host}, ` +
       `running "${other.command}" since ${other.started}); wait for it to finish`,

@@ -223,10 +223,13 @@ async function removalCandidates(layout: LakeLayout): Promise<{ candidates: stri
     ...dailySums.filter((f) => ours(f, TXLAKE_DAILY_SUMS_FILE)),
     ...(await walkFiles(path.dirname(layout.stagingDir('x')))),
     ...(await walkFiles(layout.snapshotsDir)).filter((f) => f.includes('.tmp-')),
-    // A LOCK temporary may belong to a writer taking the lock this instant: lock.ts removes its own.
+    // A LOCK temporary may belong to a writer taking the lock this instant: lock.ts removes its own. The
+    // key file changes under its own lock, not the writers': its temporaries may be in use now too.
     ...(await walkFiles(layout.metadataDir)).filter(
       (f) =>
-        path.dirname(f) === layout.metadataDir && f.includes('.tmp-') && !path.basename(f).startsWith('LOCK'),
+        path.dirname(f) === layout.metadataDir &&
+        f.includes('.tmp-') &&
+        !/^(LOCK|keys)/.test(path.basename(f)),
     ),
   ];
   const foreign = [

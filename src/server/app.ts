@@ -17,10 +17,12 @@ import {
   type SnapshotView,
   type TransactionStore,
 } from '../backends/store.js';
+import type { AccessControl } from './access.js';
 import { AnswerCache } from './answer-cache.js';
 import { v1Routes } from './api/v1/routes.js';
 import { sendBackendUnavailable, sendProblem } from './api/v2/problems.js';
 import { v2Routes } from './api/v2/routes.js';
+import { addAuthentication } from './plugins/auth.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { healthRoutes } from './routes/health.js';
@@ -29,6 +31,8 @@ import { matchesIfNoneMatch, snapshotTag, unservedReason } from './snapshot-answ
 declare module 'fastify' {
   interface FastifyInstance {
     store: TransactionStore;
+    /** The API keys this server accepts; null when it was built without (tests of routes alone). */
+    access: AccessControl | null;
     /** Recently sent answers of the snapshot being served. */
     answers: AnswerCache;
     /**
@@ -51,6 +55,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Memory for cached answers (JSON text); 0 turns the cache off. */
   answerCacheBytes?: number;
+  /** API keys (SPEC §5); without, every request is answered. */
+  access?: AccessControl;
 }
 
 /** Default answer cache: enough for the hot users and every merchant code of a large lake. */
@@ -92,6 +98,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.decorate('store', options.store);
   app.decorateRequest('apiKeyName', null);
+  app.decorate('access', options.access ?? null);
   app.decorate(
     'answers',
     new AnswerCache(options.store, options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES),
@@ -134,6 +141,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     done();
   });
+  // Next, before any other work (the rate limiter's count included), the caller's key is checked.
+  if (options.access) addAuthentication(app, options.access);
 
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });

@@ -2,8 +2,9 @@
 // each), shut down gracefully. The server knows stores only through the contract in backends/store.ts.
 
 import type { FastifyInstance } from 'fastify';
-import { type BackendConfig, describeBackend, openStore } from '../backends/registry.js';
+import { type BackendConfig, describeBackend, openKeySource, openStore } from '../backends/registry.js';
 import type { StoreListener, TransactionStore } from '../backends/store.js';
+import { AccessControl } from './access.js';
 import { writerStatus } from './api/v1/native-writer.js';
 import { buildApp, DEFAULT_ANSWER_CACHE_BYTES } from './app.js';
 
@@ -16,6 +17,8 @@ export interface ServeOptions {
   answerCacheBytes?: number;
   /** Listen before the first snapshot is loaded (default); cluster workers load first. */
   listenFirst?: boolean;
+  /** Require an API key even while none exists (a server listening beyond loopback: SPEC §5). */
+  requireKeys?: boolean;
 }
 
 export interface RunningServer {
@@ -61,12 +64,20 @@ function logListener(log: FastifyInstance['log']): StoreListener {
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  // The keys are read before anything listens: a damaged key file refuses the start, in one line.
+  // (ClickHouse down at start is not refused: the server starts answering 503s, as it does for data.)
+  const keySource = await openKeySource(options.backend);
+  if (options.backend.kind === 'embedded') await keySource.read();
+  const access = new AccessControl(keySource, { requireKeys: options.requireKeys ?? false });
+  await access.refresh();
+  const keysProblem = access.problem();
   const store = await openStore(options.backend);
   // The first snapshot starts loading now, while Fastify and its plugins are set up; the follower's
   // first check below shares this load (or retries it and logs why, should it have failed).
   void store.refresh().catch(() => false);
   const app = await buildApp({
     store,
+    access,
     version: options.version,
     ...(options.answerCacheBytes === undefined ? {} : { answerCacheBytes: options.answerCacheBytes }),
     logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] },
@@ -79,10 +90,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         port: options.port,
         answer_cache_bytes: options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES,
         answer_writer: writerStatus().writer,
+        api_keys:
+          keysProblem ?? (access.ring === null ? 'none: the API is open' : `${access.ring.size} active`),
       },
     },
     'starting txlake server',
   );
+  access.follow(app.log);
 
   const writer = writerStatus();
   if (writer.reason) app.log.warn({ reason: writer.reason }, 'answers are written by the JavaScript writer');
@@ -93,6 +107,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return await app.listen({ host: options.host, port: options.port });
     } catch (error) {
       await store.close(); // stops a load under way, and the following
+      await access.stop();
       throw error;
     }
   };
@@ -118,6 +133,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     stopping ??= (async () => {
       await app.close(); // stops accepting, lets in-flight requests finish
       await store.close();
+      await access.stop();
     })();
     return stopping;
   };

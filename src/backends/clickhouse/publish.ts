@@ -16,6 +16,7 @@ import { TxlakeError } from '../../domain/errors.js';
 import { dailySumsRelation } from '../../lake/daily-sums.js';
 import { type Engine, sqlString, withEngine } from '../../lake/engine.js';
 import { checkFile } from '../../lake/integrity.js';
+import { readKeyFile } from '../../lake/keys.js';
 import { inspectLake, lakeProblemError } from '../../lake/lake-state.js';
 import type { LakeLayout } from '../../lake/layout.js';
 import { acquireWriterLock } from '../../lake/lock.js';
@@ -33,6 +34,7 @@ import {
   sqlText,
   WRITE_TIMEOUT_MS,
 } from './cluster.js';
+import { publishKeys } from './keys.js';
 import { ADDED_COLUMNS, createStatements, DAILY_SUM_COLUMNS, TRANSACTION_COLUMNS } from './tables.js';
 
 /** ClickHouse could not be brought to the lake: the lake is untouched, `clickhouse sync` finishes the job. */
@@ -249,6 +251,12 @@ export async function syncClickHouse(
     }
     result.dropped.sort((a, b) => a - b);
     result.droppedFiles = droppedFiles.size;
+    // The API keys travel with the lake: servers following ClickHouse read them there (keys.ts).
+    const keys = await readKeyFile(layout);
+    if (keys !== null)
+      await publishKeys(config, keys).catch((error: Error) => {
+        throw new ClickHouseBehind(error.message, { cause: error });
+      });
     return result;
   } finally {
     await Promise.all(clients.map((c) => c.client.close().catch(() => {})));

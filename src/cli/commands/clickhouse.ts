@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { ClickHouseConfig } from '../../backends/clickhouse/cluster.js';
 import { TxlakeError } from '../../domain/errors.js';
 import { LakeLayout } from '../../lake/layout.js';
+import { auditDetail } from '../audit.js';
 import { DEFAULTS, resolveLakeDir } from '../config.js';
 import { printNotice } from '../notices.js';
 
@@ -109,6 +110,7 @@ export function registerClickHouse(program: Command): void {
     const layout = new LakeLayout(resolveLakeDir(flags.lake));
     const { syncClickHouse } = await import('../../backends/clickhouse/publish.js');
     const result = await syncClickHouse(layout, config, { notice: printNotice });
+    auditDetail({ ...result });
     process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${describeSync(result)}\n`);
   });
 

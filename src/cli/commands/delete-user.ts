@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { LakeLayout } from '../../lake/layout.js';
+import { auditDetail } from '../audit.js';
 import { DEFAULTS, resolveLakeDir } from '../config.js';
 import { printNotice } from '../notices.js';
 
@@ -36,6 +37,13 @@ until \`txlake vacuum\` removes snapshots past the retention.`,
         }),
       );
       const purged = result.purged;
+      auditDetail({
+        rows_erased: result.rowsErased,
+        files_rewritten: result.filesRewritten,
+        snapshot: result.snapshot?.id ?? null,
+        purged_files: purged?.removedFiles.length ?? 0,
+        purged_snapshots: purged?.removedSnapshots ?? [],
+      });
       if (flags.json) {
         process.stdout.write(
           `${JSON.stringify({

@@ -9,6 +9,7 @@ import { LakeLayout } from '../../lake/layout.js';
 import type { SnapshotManifest } from '../../lake/manifest.js';
 import { describeManifestProblem, readManifest } from '../../lake/snapshots.js';
 import { readVacuumed } from '../../lake/vacuumed.js';
+import { auditDetail } from '../audit.js';
 import { DEFAULTS, resolveLakeDir } from '../config.js';
 import { parseIntegerFlag } from '../flags.js';
 import { printNotice } from '../notices.js';
@@ -68,6 +69,7 @@ export function registerHistory(program: Command): void {
       const manifest = await withEngine((engine) =>
         rollbackTo(new LakeLayout(resolveLakeDir(flags.lake)), id, engine, printNotice),
       );
+      auditDetail({ snapshot: manifest.id, rows: manifest.rows });
       process.stdout.write(
         `snapshot ${manifest.id} restores snapshot ${id} (${manifest.rows} rows) and is now current\n`,
       );
@@ -148,6 +150,12 @@ export function registerHistory(program: Command): void {
       const { parseRetention, vacuum } = await import('../../lake/vacuum.js');
       const retainMs = parseRetention(flags.retain);
       const result = await vacuum(new LakeLayout(resolveLakeDir(flags.lake)), retainMs, printNotice);
+      auditDetail({
+        removed_files: result.removedFiles.length,
+        removed_bytes: result.removedBytes,
+        removed_snapshots: result.removedSnapshots,
+        retained: result.retained,
+      });
       const mib = (result.removedBytes / 1048576).toFixed(1);
       const uncommitted = result.removedUncommitted.length;
       const abandoned =
@@ -188,6 +196,7 @@ Exit codes: 0 the lake is consistent and its current snapshot whole, 1 something
           ...(flags.snapshot ? { snapshot: parseSnapshotId('--snapshot', flags.snapshot) } : {}),
         }),
       );
+      auditDetail({ actions: result.actions, current: result.current, remaining: result.remaining ?? null });
       for (const action of result.actions) process.stdout.write(`${action}\n`);
       if (result.remaining) throw new TxlakeError('lake', result.remaining);
       process.stdout.write(

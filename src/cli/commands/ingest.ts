@@ -5,6 +5,7 @@ import { TxlakeError } from '../../domain/errors.js';
 import { PARTITION_SCHEMES, type PartitionScheme } from '../../domain/schema.js';
 import type { IngestResult } from '../../etl/ingest.js';
 import { WRITE_MODES, type WriteMode } from '../../lake/manifest.js';
+import { auditDetail } from '../audit.js';
 import { DEFAULTS, resolveIngestMemoryLimit, resolveLakeDir } from '../config.js';
 import { printNotice } from '../notices.js';
 
@@ -51,6 +52,17 @@ function printHuman(result: IngestResult): void {
 function jsonSummary(result: IngestResult): string {
   const { seconds, ...rest } = result;
   return `${JSON.stringify({ ...rest, seconds: Number(seconds.toFixed(3)) })}\n`;
+}
+
+/** What the audit log keeps of an ingest: counts and the snapshot, not a row. */
+function auditedCounts(result: IngestResult): Record<string, unknown> {
+  return {
+    snapshot: result.committed ? result.snapshot : null,
+    rows_read: result.rows_read,
+    rows_committed: result.rows_committed,
+    rows_rejected: result.rows_rejected,
+    already_committed: result.already_committed,
+  };
 }
 
 export function registerIngest(program: Command): void {
@@ -116,9 +128,11 @@ Examples:
           onNotice: printNotice,
           ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
         });
+        auditDetail(auditedCounts(result));
         if (flags.json) process.stdout.write(jsonSummary(result));
         else printHuman(result);
       } catch (error) {
+        if (error instanceof RejectRateExceeded) auditDetail(auditedCounts(error.result));
         if (error instanceof RejectRateExceeded && flags.json)
           process.stdout.write(jsonSummary(error.result));
         throw error;

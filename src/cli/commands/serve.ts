@@ -20,6 +20,7 @@ interface ServeFlags extends ClickHouseFlags {
   userLookup?: string;
   indexMemory?: string;
   answerCache?: string;
+  allowAnonymous?: boolean;
 }
 
 /** Serve until SIGTERM or SIGINT, then close gracefully. */
@@ -99,6 +100,10 @@ export function registerServe(program: Command): void {
       '--answer-cache <size>',
       'memory for recent answers of the current snapshot, 0 = off (env TXLAKE_ANSWER_CACHE, default 64MB)',
     )
+    .option(
+      '--allow-anonymous',
+      'listen on a non-loopback address although no API key exists (anyone who reaches it reads every user)',
+    )
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info');
   addClickHouseOptions(serve).action(async (flags: ServeFlags) => {
     const env = process.env;
@@ -106,9 +111,14 @@ export function registerServe(program: Command): void {
     const requested = parseIntegerFlag('--workers', workersText, 0, 256);
     const workers = requested === 0 ? os.availableParallelism() : requested;
     const cacheText = flags.answerCache ?? env.TXLAKE_ANSWER_CACHE;
+    const backend = await backendOf(flags);
+    const host = resolveHost(flags.host);
+    const { assertSafeExposure } = await import('../../server/exposure.js');
+    const requireKeys = await assertSafeExposure(host, backend, flags.allowAnonymous ?? false);
     const options: ServeOptions = {
-      backend: await backendOf(flags),
-      host: resolveHost(flags.host),
+      backend,
+      requireKeys,
+      host,
       port: resolvePort(flags.port),
       version: packageVersion(),
       logLevel: flags.logLevel,

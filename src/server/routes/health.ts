@@ -40,13 +40,15 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (_request, reply) => {
       const view = app.store.current();
-      const problem = app.store.problem();
+      // Unknown API keys refuse every API request: not ready, whatever the snapshot.
+      const keysProblem = app.access?.problem() ?? null;
+      const problem = keysProblem ?? app.store.problem();
       const why = problem === null ? {} : { problem };
       if (view === null) {
         return reply.code(503).send({ status: problem ? 'unavailable' : 'loading', snapshot: null, ...why });
       }
       // A view that refuses lookups (it reads files that changed on disk) is not ready, whatever else holds.
-      const ready = view.impaired === null;
+      const ready = view.impaired === null && keysProblem === null;
       const body = {
         status: ready ? 'ready' : 'unavailable',
         snapshot: view.id,

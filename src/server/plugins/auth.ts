@@ -1,0 +1,64 @@
+// Bearer authentication (SPEC §5): with keys, every request needs an active key except the probes and the
+// API's own description (/healthz, /readyz, /openapi.json, /docs). Deny by default: the open routes are
+// named by their route pattern, so a path Fastify decodes or normalises differently (`/%61pi/…`, `//api`)
+// or one that matches no route at all needs a key like the rest.
+//
+// It is a plain hook, not a plugin: it must run on every request, before the rate limiter (which counts
+// per key) and before any route's own work, and a promise per request would be measurable.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { bearerToken } from '../../domain/api-keys.js';
+import type { AccessControl } from '../access.js';
+import { sendProblem } from '../api/v2/problems.js';
+
+const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json']);
+
+function isOpenRoute(request: FastifyRequest): boolean {
+  const pattern = request.routeOptions.url;
+  if (pattern === undefined) return false;
+  return OPEN_ROUTES.has(pattern) || pattern === '/docs' || pattern.startsWith('/docs/');
+}
+
+const REALM = 'Bearer realm="txlake"';
+
+function unauthorized(reply: FastifyReply, detail: string, challenge: string): void {
+  sendProblem(reply.header('www-authenticate', challenge), 401, detail);
+}
+
+export function addAuthentication(app: FastifyInstance, access: AccessControl): void {
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    const ring = access.ring;
+    if (ring === null && access.problem() === null) return done(); // no keys: open
+    if (isOpenRoute(request)) return done();
+    if (ring === null) {
+      sendProblem(
+        reply.header('retry-after', '1'),
+        503,
+        'this server cannot read its API keys right now, so it answers nobody; try again shortly (see /readyz)',
+      );
+      return;
+    }
+    const presented = bearerToken(request.headers.authorization);
+    if ('missing' in presented) {
+      unauthorized(
+        reply,
+        presented.missing === 'not-bearer'
+          ? 'this server takes API keys as `Authorization: Bearer KEY`'
+          : 'this server needs an API key: send `Authorization: Bearer KEY` (`txlake keys create NAME` makes one)',
+        REALM,
+      );
+      return;
+    }
+    const name = ring.authenticate(presented.token);
+    if (name === null) {
+      unauthorized(
+        reply,
+        'the API key is not valid: it is unknown or was revoked',
+        `${REALM}, error="invalid_token"`,
+      );
+      return;
+    }
+    request.apiKeyName = name;
+    done();
+  });
+}

@@ -1,0 +1,378 @@
+// API keys end to end (SPEC §5), as an operator uses them: `txlake keys` on a real lake, `txlake serve`
+// processes on real ports, and the auth matrix: every kind of route × no key, a malformed header, a wrong,
+// a revoked and a valid key; keys honoured and revoked within 2 s; a damaged key file; exposure beyond
+// loopback; and no key in any log.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpGet, type RunningServer, startServer } from '../helpers/server.js';
+import {
+  assertBuilt,
+  describeRun,
+  errorLine,
+  type RunResult,
+  runTxlake,
+  TempDirs,
+} from '../helpers/txlake.js';
+
+const SAMPLE = path.resolve('examples/combined_transactions.csv');
+const KEY_SHAPE = /^txl_[A-Za-z0-9_-]{43}$/;
+/** How long a server may take to honour a key change (SPEC §5). */
+const HONOUR_BOUND_MS = 2_000;
+
+const temp = new TempDirs();
+let lake = '';
+const servers: RunningServer[] = [];
+
+async function txlake(args: string[]): Promise<RunResult> {
+  return runTxlake(args);
+}
+
+async function ok(args: string[]): Promise<RunResult> {
+  const result = await runTxlake(args);
+  if (result.code !== 0) throw new Error(describeRun(args, result));
+  return result;
+}
+
+async function createKey(name: string, dir = lake): Promise<string> {
+  const result = await ok(['keys', 'create', name, '--lake', dir]);
+  return result.stdout.trim();
+}
+
+async function serve(dir: string, extraArgs: string[] = []): Promise<RunningServer> {
+  const server = await startServer(dir, { extraArgs });
+  servers.push(server);
+  return server;
+}
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** Poll until `check` holds, at most `boundMs`; returns how long it took. */
+async function within(boundMs: number, check: () => Promise<boolean>, what: string): Promise<number> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > boundMs) throw new Error(`${what}: not within ${boundMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return Date.now() - started;
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  lake = path.join(temp.make(), 'lake');
+  await ok(['ingest', SAMPLE, '--lake', lake]);
+});
+
+afterAll(async () => {
+  await Promise.all(servers.map((server) => server.stop()));
+  temp.cleanup();
+});
+
+// Every kind of route a client can reach: data (v1 and v2), the catalog, an export, paths of no route,
+// the metrics; and the ones that stay open.
+const PROTECTED = [
+  '/api/v1/data/transactions/1',
+  '/api/v1/data/netAmount/5411',
+  '/api/v2/users/1/transactions',
+  '/api/v2/merchant-types/5411/daily-net',
+  '/api/v2/users/1/export?format=csv',
+  '/api/v2/snapshots',
+  '/api/v1/nothing/here',
+  '/api/nope',
+  '/%61pi/v1/data/transactions/1',
+  '//api/v1/data/transactions/1',
+  '/metrics',
+  '/not-a-route',
+];
+const OPEN = ['/healthz', '/readyz', '/openapi.json', '/docs'];
+
+describe('txlake keys', () => {
+  it('create prints the key alone on stdout, keeps only its digest, and refuses a duplicate or a bad name', async () => {
+    const dir = path.join(temp.make(), 'lake');
+    await ok(['ingest', SAMPLE, '--lake', dir]);
+    const created = await ok(['keys', 'create', 'reporting', '--lake', dir]);
+    expect(created.stdout).toMatch(new RegExp(`^${KEY_SHAPE.source.slice(1, -1)}\\n$`));
+    expect(created.stderr).toMatch(/created key "reporting".*shown only now/);
+    const key = created.stdout.trim();
+    const stored = fs.readFileSync(path.join(dir, '_txlake', 'keys.json'), 'utf8');
+    expect(stored).not.toContain(key);
+    expect(stored).not.toContain(key.slice(4, 20));
+
+    const duplicate = await txlake(['keys', 'create', 'reporting', '--lake', dir]);
+    expect(duplicate.code).toBe(2);
+    expect(errorLine(duplicate)).toMatch(/a key named "reporting" exists already/);
+    for (const bad of ['', 'with space', '.leading', 'x'.repeat(65), 'ünïcode']) {
+      const result = await txlake(['keys', 'create', bad, '--lake', dir]);
+      expect(result.code, `name "${bad}"`).toBe(2);
+      expect(errorLine(result)).toMatch(/a key name is 1 to 64 letters/);
+    }
+    const unknown = await txlake(['keys', 'revoke', 'nobody', '--lake', dir]);
+    expect(unknown.code).toBe(2);
+    expect(errorLine(unknown)).toMatch(/there is no key named "nobody"/);
+
+    await ok(['keys', 'revoke', 'reporting', '--lake', dir]);
+    const twice = await txlake(['keys', 'revoke', 'reporting', '--lake', dir]);
+    expect(twice.code).toBe(2);
+    expect(errorLine(twice)).toMatch(/was revoked already/);
+    const reused = await txlake(['keys', 'create', 'reporting', '--lake', dir]);
+    expect(reused.code).toBe(2);
+    expect(errorLine(reused)).toMatch(/was revoked on .*names are not reused/);
+
+    const list = JSON.parse((await ok(['keys', 'list', '--lake', dir, '--json'])).stdout) as Array<
+      Record<string, unknown>
+    >;
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ name: 'reporting', active: false });
+    expect(list[0]).not.toHaveProperty('sha256');
+    const human = (await ok(['keys', 'list', '--lake', dir])).stdout;
+    expect(human).toMatch(/^reporting\s+[0-9a-f]{12}\s+created .* revoked /);
+  });
+
+  it('concurrent creates each land (the key file changes under a lock)', async () => {
+    const dir = path.join(temp.make(), 'lake');
+    fs.mkdirSync(dir, { recursive: true });
+    const names = Array.from({ length: 6 }, (_, i) => `worker-${i}`);
+    const results = await Promise.all(names.map((name) => txlake(['keys', 'create', name, '--lake', dir])));
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    const keys = new Set(results.map((result) => result.stdout.trim()));
+    expect(keys.size).toBe(names.length);
+    const list = JSON.parse((await ok(['keys', 'list', '--lake', dir, '--json'])).stdout) as Array<{
+      name: string;
+    }>;
+    expect(list.map((key) => key.name).sort()).toEqual(names);
+    const file = JSON.parse(fs.readFileSync(path.join(dir, '_txlake', 'keys.json'), 'utf8'));
+    expect(file.generation).toBe(names.length);
+  });
+
+  it('a damaged key file is refused by every keys command, in one line that says how to repair', async () => {
+    const dir = path.join(temp.make(), 'lake');
+    await ok(['ingest', SAMPLE, '--lake', dir]);
+    await createKey('one', dir);
+    const file = path.join(dir, '_txlake', 'keys.json');
+    const text = fs.readFileSync(file, 'utf8');
+    // A flipped digit of a digest: still valid JSON, caught by the checksum.
+    fs.writeFileSync(
+      file,
+      text.replace(/("sha256": ")([0-9a-f])/, (_m, head, c) => `${head}${c === '0' ? '1' : '0'}`),
+    );
+    for (const args of [
+      ['keys', 'list', '--lake', dir],
+      ['keys', 'create', 'two', '--lake', dir],
+      ['keys', 'revoke', 'one', '--lake', dir],
+    ]) {
+      const result = await txlake(args);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(errorLine(result)).toMatch(
+        /keys\.json .* is damaged \(its checksum does not match its content\); restore it/,
+      );
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    // And a server does not start on it.
+    const port = String(40_000 + Math.floor(Math.random() * 20_000));
+    const served = await txlake(['serve', '--lake', dir, '--port', port]);
+    expect(served.code).toBe(1);
+    expect(errorLine(served)).toMatch(/is damaged/);
+  });
+});
+
+describe('a server with keys', () => {
+  let server: RunningServer;
+  let key = '';
+  const anonymous = new Map<string, string>();
+
+  beforeAll(async () => {
+    // What each route answers before any key exists: the same request with a key must get the same.
+    const open = await serve(lake);
+    for (const route of PROTECTED) {
+      const response = await open.get(route);
+      if (response.status === 200) anonymous.set(route, response.body);
+    }
+    await open.stop();
+    expect(anonymous.size).toBeGreaterThanOrEqual(6);
+    key = await createKey('matrix');
+    server = await serve(lake);
+  });
+
+  it('answers nothing protected without a key: 401 problem with WWW-Authenticate: Bearer', async () => {
+    for (const route of PROTECTED) {
+      const response = await server.get(route);
+      expect(response.status, route).toBe(401);
+      expect(response.headers['www-authenticate'], route).toBe('Bearer realm="txlake"');
+      expect(response.headers['content-type'], route).toMatch(/^application\/problem\+json/);
+      expect(response.headers['x-request-id'], route).toBeTruthy();
+      expect(JSON.parse(response.body), route).toMatchObject({ status: 401, title: 'Unauthorized' });
+      expect(response.body, route).not.toMatch(/"(user_id|amount)"/);
+    }
+  });
+
+  it('refuses a malformed header, a wrong key and a key of the right shape that does not exist', async () => {
+    const attempts: Array<[Record<string, string>, RegExp, string]> = [
+      [
+        { authorization: `Basic ${Buffer.from(`user:${key}`).toString('base64')}` },
+        /Bearer KEY/,
+        'Bearer realm="txlake"',
+      ],
+      [{ authorization: key }, /Bearer KEY/, 'Bearer realm="txlake"'],
+      [{ authorization: 'Bearer' }, /Bearer KEY/, 'Bearer realm="txlake"'],
+      [bearer(''), /Bearer KEY/, 'Bearer realm="txlake"'],
+      [bearer(`${key}x`), /not valid/, 'Bearer realm="txlake", error="invalid_token"'],
+      [bearer(key.slice(0, -1)), /not valid/, 'Bearer realm="txlake", error="invalid_token"'],
+      [bearer(`txl_${'A'.repeat(43)}`), /not valid/, 'Bearer realm="txlake", error="invalid_token"'],
+      [bearer(key.toUpperCase()), /not valid/, 'Bearer realm="txlake", error="invalid_token"'],
+      [bearer('x'.repeat(8000)), /not valid/, 'Bearer realm="txlake", error="invalid_token"'],
+    ];
+    for (const [headers, detail, challenge] of attempts) {
+      const response = await server.get('/api/v1/data/transactions/1', headers);
+      const what = JSON.stringify(headers).slice(0, 80);
+      expect(response.status, what).toBe(401);
+      expect(JSON.parse(response.body).detail, what).toMatch(detail);
+      expect(response.headers['www-authenticate'], what).toBe(challenge);
+    }
+  });
+
+  it('answers with a valid key exactly what it answered before keys existed', async () => {
+    for (const [route, body] of anonymous) {
+      const response = await server.get(route, bearer(key));
+      expect(response.status, route).toBe(200);
+      expect(response.body, route).toBe(body);
+    }
+    // The scheme is case-insensitive (RFC 6750 via RFC 7235); surrounding blanks are not part of the key.
+    for (const header of [`bearer ${key}`, `BEARER ${key}`, `Bearer  ${key} `]) {
+      const response = await server.get('/api/v1/data/transactions/1', { authorization: header });
+      expect(response.status, header).toBe(200);
+    }
+  });
+
+  it('keeps the probes and the API description open', async () => {
+    for (const route of OPEN) {
+      const response = await server.get(route);
+      expect(response.status, route).toBe(200);
+    }
+  });
+
+  it('honours a new key and a revocation within 2 s, without a restart', async () => {
+    const fresh = await createKey('fresh');
+    const accepted = await within(
+      HONOUR_BOUND_MS,
+      async () => (await server.get('/api/v2/snapshots', bearer(fresh))).status === 200,
+      'a new key accepted',
+    );
+    await ok(['keys', 'revoke', 'fresh', '--lake', lake]);
+    const refused = await within(
+      HONOUR_BOUND_MS,
+      async () => (await server.get('/api/v2/snapshots', bearer(fresh))).status === 401,
+      'a revoked key refused',
+    );
+    expect(accepted).toBeLessThanOrEqual(HONOUR_BOUND_MS);
+    expect(refused).toBeLessThanOrEqual(HONOUR_BOUND_MS);
+    // The other key is unaffected.
+    expect((await server.get('/api/v2/snapshots', bearer(key))).status).toBe(200);
+  });
+
+  it('stays closed when every key is revoked: revoking the last key does not open the API', async () => {
+    const dir = path.join(temp.make(), 'lake');
+    await ok(['ingest', SAMPLE, '--lake', dir]);
+    const only = await createKey('only', dir);
+    const closing = await serve(dir);
+    expect((await closing.get('/api/v1/data/transactions/1', bearer(only))).status).toBe(200);
+    await ok(['keys', 'revoke', 'only', '--lake', dir]);
+    await within(
+      HONOUR_BOUND_MS,
+      async () => (await closing.get('/api/v1/data/transactions/1', bearer(only))).status === 401,
+      'the last key refused',
+    );
+    expect((await closing.get('/api/v1/data/transactions/1')).status).toBe(401);
+    const listed = (await ok(['keys', 'list', '--lake', dir])).stdout;
+    expect(listed).toMatch(/only .* revoked/);
+  });
+
+  it('a key file damaged while serving: 503 problems and /readyz not ready, until it is restored', async () => {
+    const dir = path.join(temp.make(), 'lake');
+    await ok(['ingest', SAMPLE, '--lake', dir]);
+    const own = await createKey('own', dir);
+    const watched = await serve(dir);
+    const file = path.join(dir, '_txlake', 'keys.json');
+    const good = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(`${file}.new`, good.replace('"revoked": null', '"revoked": "2026-01-01T00:00:00Z"'));
+    fs.renameSync(`${file}.new`, file); // revoked by hand-editing: the checksum no longer matches
+    await within(
+      HONOUR_BOUND_MS,
+      async () => (await watched.get('/api/v1/data/transactions/1', bearer(own))).status === 503,
+      'a damaged key file refused',
+    );
+    const refused = await watched.get('/api/v2/snapshots', bearer(own));
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(JSON.parse(refused.body).detail).toMatch(/cannot read its API keys/);
+    expect(refused.body).not.toContain(dir);
+    const ready = await watched.get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(JSON.parse(ready.body).problem).toMatch(/keys\.json .*is damaged/);
+    expect((await watched.get('/healthz')).status).toBe(200);
+    fs.writeFileSync(`${file}.new`, good);
+    fs.renameSync(`${file}.new`, file);
+    await within(
+      HONOUR_BOUND_MS,
+      async () => (await watched.get('/api/v1/data/transactions/1', bearer(own))).status === 200,
+      'the restored key file honoured',
+    );
+    expect((await watched.get('/readyz')).status).toBe(200);
+    expect(watched.stdout()).toMatch(/refusing API requests until the keys can be read/);
+  });
+
+  it('never logs a key, valid or not, even at debug level', async () => {
+    const dir = path.join(temp.make(), 'lake');
+    await ok(['ingest', SAMPLE, '--lake', dir]);
+    const valid = await createKey('logged', dir);
+    const verbose = await serve(dir, ['--log-level', 'debug']);
+    const wrong = `txl_${'Q'.repeat(43)}`;
+    for (const headers of [bearer(valid), bearer(wrong), { authorization: `Basic ${valid}` }]) {
+      await verbose.get('/api/v1/data/transactions/1', headers);
+      await verbose.get('/no/such/route', headers);
+    }
+    await verbose.stop();
+    const logs = verbose.stdout() + verbose.stderr();
+    expect(logs).toMatch(/request completed/);
+    expect(logs).not.toContain(valid);
+    expect(logs).not.toContain(valid.slice(4));
+    expect(logs).not.toContain(wrong);
+    const audit = fs.readFileSync(path.join(dir, '_txlake', 'audit.jsonl'), 'utf8');
+    expect(audit).toMatch(/"keys create"/);
+    expect(audit).not.toContain(valid);
+  });
+});
+
+describe('serving beyond loopback', () => {
+  it('refuses a non-loopback address while no key exists, in one line, unless --allow-anonymous', async () => {
+    const dir = path.join(temp.make(), 'lake');
+    await ok(['ingest', SAMPLE, '--lake', dir]);
+    for (const host of ['0.0.0.0', '::']) {
+      const result = await txlake(['serve', '--lake', dir, '--host', host, '--port', '0']);
+      expect(result.code, host).toBe(2);
+      expect(result.stderr.trim().split('\n'), host).toHaveLength(1);
+      expect(errorLine(result), host).toMatch(
+        /refusing to serve on .* without an API key: .*txlake keys create NAME.*--allow-anonymous/,
+      );
+    }
+    const anonymous = await serve(dir, ['--host', '0.0.0.0', '--allow-anonymous']);
+    expect((await httpGet(anonymous.port, '/api/v1/data/transactions/1')).status).toBe(200);
+    await anonymous.stop();
+  });
+
+  it('serves with a key, and stays closed if the key file later disappears', async () => {
+    const dir = path.join(temp.make(), 'lake');
+    await ok(['ingest', SAMPLE, '--lake', dir]);
+    const key = await createKey('public', dir);
+    const exposed = await serve(dir, ['--host', '0.0.0.0']);
+    expect((await exposed.get('/api/v1/data/transactions/1')).status).toBe(401);
+    expect((await exposed.get('/api/v1/data/transactions/1', bearer(key))).status).toBe(200);
+    fs.rmSync(path.join(dir, '_txlake', 'keys.json'));
+    await within(
+      HONOUR_BOUND_MS,
+      async () => (await exposed.get('/api/v1/data/transactions/1', bearer(key))).status === 401,
+      'no key valid once the file is gone',
+    );
+    expect((await exposed.get('/api/v1/data/transactions/1')).status).toBe(401);
+  });
+});
