@@ -122,7 +122,7 @@ Example:
   )
     .option('--seconds <s>', 'seconds of load per run', '10')
     .option('--connections <n>', 'concurrent connections of the load generator', '32')
-    .option('--servers <list>', 'servers to compare, of naive,txlake,workers', 'naive,txlake,workers')
+    .option('--servers <list>', 'servers to compare, of naive,txlake,workers,keys (keys: the default with an API key)', 'naive,txlake,workers')
     .option(
       '--backend <kind>',
       "embedded (default), or clickhouse: txlake over ClickHouse against ClickHouse's own HTTP interface (a local 2-shard cluster, or TXLAKE_CLICKHOUSE_URL/_CLUSTER)",
@@ -170,7 +170,7 @@ Examples:
       if (unknown.length > 0 || variants.length === 0) {
         throw new TxlakeError(
           'usage',
-          `--servers takes a list of naive, txlake, workers; got "${flags.servers}"`,
+          `--servers takes a list of naive, txlake, workers, keys; got "${flags.servers}"`,
         );
       }
       const result = await runServeBench({

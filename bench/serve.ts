@@ -33,6 +33,8 @@ export const SERVE_VARIANTS = {
   txlake: [],
   /** The default on every core (`--workers 0`). */
   workers: ['--workers', '0'],
+  /** The default with an API key in the lake, every request carrying it: what authentication costs. */
+  keys: [],
 } as const satisfies Record<string, readonly string[]>;
 export type ServeVariant = keyof typeof SERVE_VARIANTS;
 
@@ -138,12 +140,14 @@ export async function load(
   paths: string[],
   seconds: number,
   connections: number,
+  headers: Record<string, string> = {},
 ): Promise<LoadResult> {
   let next = 0;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
     duration: seconds,
+    headers,
     requests: [
       {
         setupRequest: (request) => {
@@ -326,6 +330,15 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
       let appended = 0;
       for (const variant of variants) {
         const args = SERVE_VARIANTS[variant];
+        // `keys`: the lake gets a key for this server alone (removed after it), and every request sends it.
+        let headers: Record<string, string> = {};
+        if (variant === 'keys') {
+          const created = await measureChild(txlake, ['keys', 'create', 'bench', '--lake', lake], {
+            cwd: root,
+          });
+          if (created.exitCode !== 0) throw new Error(`keys create failed: ${created.stderrTail.trim()}`);
+          headers = { authorization: `Bearer ${created.stdout.trim()}` };
+        }
         const port = await freePort();
         const started = performance.now();
         const server = startServer(root, lake, port, args);
@@ -336,7 +349,13 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
         const endpoints: EndpointResult[] = [];
         for (const floor of floors) {
           log(`${variant}: ${floor.endpoint}, ${options.seconds} s`);
-          const result = await load(port, paths[floor.endpoint], options.seconds, options.connections);
+          const result = await load(
+            port,
+            paths[floor.endpoint],
+            options.seconds,
+            options.connections,
+            headers,
+          );
           endpoints.push({
             endpoint: floor.endpoint,
             load: result,
@@ -347,7 +366,7 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
         }
         const rss = await treeRssBytes(server.pid);
         let swap: SwapResult | null = null;
-        if (variant !== 'naive') {
+        if (variant !== 'naive' && variant !== 'keys') {
           // A real commit under load: a small append, which the server must index anew (all rows).
           appended++;
           await generateTransactionsFile(
@@ -365,6 +384,7 @@ export async function runServeBench(options: ServeBenchOptions): Promise<ServeBe
           });
         }
         await stopServer(server);
+        if (variant === 'keys') await fs.rm(path.join(lake, '_txlake', 'keys.json'));
         results.push({
           variant,
           args,
@@ -422,6 +442,16 @@ export function formatServeReport(result: ServeBenchResult): string {
             : `  visible ${v.swap.visible_after_seconds} s after the commit`,
         ),
       );
+  }
+  const plain = result.variants.find((v) => v.variant === 'txlake');
+  const keyed = result.variants.find((v) => v.variant === 'keys');
+  if (plain && keyed) {
+    const costs = keyed.endpoints.map((e) => {
+      const base = plain.endpoints.find((x) => x.endpoint === e.endpoint);
+      const ratio = base ? e.load.requests_per_second / Math.max(1, base.load.requests_per_second) : 0;
+      return `${e.endpoint} ${ratio.toFixed(3)}`;
+    });
+    lines.push(`  with an API key / without (target ≥ 0.95): ${costs.join(', ')}`);
   }
   lines.push('  server     ready s     RSS        bytes/row   flags');
   for (const v of result.variants) {
