@@ -89,7 +89,7 @@ describe('benchmarks (smoke runs)', () => {
     const run = await runBench(['serve', '--servers', 'naive,fast']);
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe(
-      'error: --servers takes a list of naive, txlake, workers; got "naive,fast"',
+      'error: --servers takes a list of naive, txlake, workers, keys; got "naive,fast"',
     );
   });
 
