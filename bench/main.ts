@@ -122,7 +122,11 @@ Example:
   )
     .option('--seconds <s>', 'seconds of load per run', '10')
     .option('--connections <n>', 'concurrent connections of the load generator', '32')
-    .option('--servers <list>', 'servers to compare, of naive,txlake,workers,keys (keys: the default with an API key)', 'naive,txlake,workers')
+    .option(
+      '--servers <list>',
+      'servers to compare, of naive,txlake,workers,keys (keys: the default with an API key)',
+      'naive,txlake,workers',
+    )
     .option(
       '--backend <kind>',
       "embedded (default), or clickhouse: txlake over ClickHouse against ClickHouse's own HTTP interface (a local 2-shard cluster, or TXLAKE_CLICKHOUSE_URL/_CLUSTER)",
