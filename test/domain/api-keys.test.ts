@@ -78,7 +78,7 @@ describe('API keys', () => {
     const keys = Array.from({ length: 5 }, () => newApiKey());
     const ring = new KeyRing(keys.map((key, i) => record(`k${i}`, key)));
     expect(ring.size).toBe(5);
-    keys.forEach((key, i) => expect(ring.authenticate(key)).toBe(`k${i}`));
+    for (const [i, key] of keys.entries()) expect(ring.authenticate(key)).toBe(`k${i}`);
     const first = keys[0] as string;
     for (const near of [`${first}x`, first.slice(0, -1), first.toUpperCase(), ` ${first}`, '', newApiKey()])
       expect(ring.authenticate(near)).toBeNull();
