@@ -343,6 +343,32 @@ describe('a server with keys', () => {
   });
 });
 
+describe('several serving processes', () => {
+  it('every worker of `serve --workers 2` checks keys and follows their changes', async () => {
+    const dir = path.join(temp.make(), 'lake');
+    await ok(['ingest', SAMPLE, '--lake', dir]);
+    const key = await createKey('workers', dir);
+    const pool = await serve(dir, ['--workers', '2']);
+    // Fresh connections spread over the workers; each must refuse without a key and answer with one.
+    for (let i = 0; i < 12; i++) {
+      expect((await httpGet(pool.port, '/api/v1/data/transactions/1', { connection: 'close' })).status).toBe(
+        401,
+      );
+      expect(
+        (await httpGet(pool.port, '/api/v1/data/transactions/1', { connection: 'close', ...bearer(key) }))
+          .status,
+      ).toBe(200);
+    }
+    await ok(['keys', 'revoke', 'workers', '--lake', dir]);
+    await new Promise((resolve) => setTimeout(resolve, HONOUR_BOUND_MS));
+    for (let i = 0; i < 12; i++)
+      expect(
+        (await httpGet(pool.port, '/api/v1/data/transactions/1', { connection: 'close', ...bearer(key) }))
+          .status,
+      ).toBe(401);
+  });
+});
+
 describe('serving beyond loopback', () => {
   it('refuses a non-loopback address while no key exists, in one line, unless --allow-anonymous', async () => {
     const dir = path.join(temp.make(), 'lake');
