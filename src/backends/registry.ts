@@ -46,8 +46,11 @@ export async function openKeySource(config: BackendConfig): Promise<KeySource> {
   switch (config.kind) {
     case 'embedded': {
       const { LakeKeySource } = await import('../lake/keys.js');
+      const { lakeRootExists } = await import('../lake/snapshots.js');
       const { LakeLayout } = await import('../lake/layout.js');
-      return new LakeKeySource(new LakeLayout(config.lake));
+      const layout = new LakeLayout(config.lake);
+      await lakeRootExists(layout); // a --lake that names a file is refused in words
+      return new LakeKeySource(layout);
     }
     case 'clickhouse': {
       const { ClickHouseKeySource } = await import('./clickhouse/keys.js');

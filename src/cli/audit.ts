@@ -94,6 +94,9 @@ export async function recordOutcome(exitCode: number, error: unknown): Promise<v
   try {
     await appendAudit(operation.layout, record);
   } catch (failure) {
+    // A refused operation changed nothing, and its one line already says why (a read-only lake cannot
+    // hold its record either); a lake that changed without a record must be told.
+    if (record.result !== 'ok') return;
     printNotice(
       `the ${operation.operation} was not recorded in the audit log ${operation.layout.auditLog}: ${(failure as Error).message.split('\n')[0]}`,
     );
