@@ -69,6 +69,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     store,
     version: options.version,
     ...(options.answerCacheBytes === undefined ? {} : { answerCacheBytes: options.answerCacheBytes }),
+    ...(options.backend.kind === 'embedded' ? { lake: options.backend.lake } : {}),
     logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] },
   });
   app.log.info(
@@ -87,7 +88,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const writer = writerStatus();
   if (writer.reason) app.log.warn({ reason: writer.reason }, 'answers are written by the JavaScript writer');
 
-  const listener = logListener(app.log);
+  const logged = logListener(app.log);
+  const listener: StoreListener = {
+    snapshot(view) {
+      app.metrics.snapshotLoaded(view);
+      logged.snapshot(view);
+    },
+    problem: logged.problem,
+  };
   const listen = async () => {
     try {
       return await app.listen({ host: options.host, port: options.port });
