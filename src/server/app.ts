@@ -25,7 +25,7 @@ import { v2Routes } from './api/v2/routes.js';
 import { UNMATCHED_ROUTE } from './metrics/request-durations.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
-import { metricsPlugin, timedAsUnmatched } from './plugins/metrics.js';
+import { metricsPlugin, requestTimingPlugin, timedAsUnmatched } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { matchesIfNoneMatch, snapshotTag, unservedReason } from './snapshot-answers.js';
@@ -180,9 +180,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Every route answers the methods it lacks with 405 and `Allow` (OPTIONS with 200), as the old service did.
   await app.register(methodNotAllowedPlugin, {
     routes: async (guarded) => {
-      await guarded.register(metricsPlugin); // first: it times the routes registered after it
+      await guarded.register(requestTimingPlugin); // first: it times the routes registered after it
       await guarded.register(openApiPlugin, { version: options.version });
       await guarded.register(healthRoutes);
+      await guarded.register(metricsPlugin);
       await guarded.register(v1Routes, { prefix: '/api/v1' });
       await guarded.register(v2Routes, { prefix: '/api/v2' });
     },

@@ -21,7 +21,8 @@ export async function flipBytes(file: string, count = 64): Promise<void> {
 
 /**
  * The sha256 of every file under `root`, by path relative to it ("nothing was removed or changed"),
- * leaving out the paths `skip` names.
+ * leaving out the paths `skip` names and the last-ingest record (every ingest run replaces it, a refused
+ * one too: it is the record of the refusal, no part of any snapshot).
  */
 export async function fileDigests(
   root: string,
@@ -32,7 +33,7 @@ export async function fileDigests(
   for (const entry of entries) {
     if (!entry.isFile()) continue;
     const relative = path.relative(root, path.join(entry.parentPath, entry.name));
-    if (skip(relative)) continue;
+    if (skip(relative) || relative === path.join('_txlake', 'last-ingest.json')) continue;
     out[relative] = createHash('sha256')
       .update(await fs.readFile(path.join(root, relative)))
       .digest('hex');

@@ -8,13 +8,14 @@
 // age (every worker serves at least that snapshot), and the index bytes of all workers together.
 
 import fs from 'node:fs/promises';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { SnapshotView, TransactionStore } from '../../backends/store.js';
 import { INGEST_RESULTS, type LastIngest, parseLastIngest } from '../../lake/last-ingest.js';
 import type { LakeLayout } from '../../lake/layout.js';
 import type { AnswerCache } from '../answer-cache.js';
 import { ANSWER_RESOURCES, ANSWER_SOURCES } from '../answer-sources.js';
 import { RequestDurations } from './request-durations.js';
+import { type Samples, ScrapedMetric, type ScrapedMetricOptions, single } from './scraped-metric.js';
 
 /** Snapshot loads: a few milliseconds for a small append, minutes for a large lake's first index. */
 const LOAD_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -73,76 +74,63 @@ export class ServerMetrics {
 
   constructor(options: ServerMetricsOptions, warn: (message: string) => void = () => {}) {
     const { store, answers } = options;
-    const registers = [this.registry];
     this.registry.registerMetric(this.requests.asMetric());
+    const scraped = (metric: ScrapedMetricOptions) =>
+      this.registry.registerMetric(new ScrapedMetric(metric).asMetric());
+    const gauge = (
+      name: string,
+      help: string,
+      aggregator: ScrapedMetricOptions['aggregator'],
+      read: ScrapedMetricOptions['read'],
+    ) => scraped({ name, help, type: 'gauge', aggregator, read });
 
-    new Gauge({
-      name: 'txlake_build_info',
-      help: 'Always 1; labels name the txlake version and the backend answering',
-      labelNames: ['version', 'backend'],
-      registers,
-      aggregator: 'max',
-    }).set({ version: options.version, backend: store.kind }, 1);
+    gauge(
+      'txlake_build_info',
+      'Always 1; its labels name the txlake version and the backend answering',
+      'max',
+      () => [[{ version: options.version, backend: store.kind }, 1]],
+    );
 
-    new Counter({
+    scraped({
       name: 'txlake_answers_total',
       help:
         'Data answers by what they answer (transactions: a user’s rows; daily_net: a merchant code’s daily sums) ' +
         'and where they came from (cache: the answer cache; memory: the in-memory index or sums; parquet: the ' +
         'snapshot’s Parquet files; clickhouse: a ClickHouse query)',
-      labelNames: ['resource', 'source'],
-      registers,
-      collect() {
-        this.reset();
-        for (const resource of ANSWER_RESOURCES)
-          for (const source of ANSWER_SOURCES)
-            this.inc({ resource, source }, answers.sources.counts[resource][source]);
-      },
+      type: 'counter',
+      read: () =>
+        ANSWER_RESOURCES.flatMap((resource) =>
+          ANSWER_SOURCES.map(
+            (source) => [{ resource, source }, answers.sources.counts[resource][source]] as const,
+          ),
+        ),
     });
-    new Gauge({
-      name: 'txlake_answer_cache_entries',
-      help: 'Answers held by the answer cache (of the snapshot being served)',
-      registers,
-      collect() {
-        this.set(answers.size.entries);
-      },
-    });
-    new Gauge({
-      name: 'txlake_answer_cache_bytes',
-      help: 'Bytes of the answers held by the answer cache',
-      registers,
-      collect() {
-        this.set(answers.size.bytes);
-      },
-    });
+    gauge('txlake_answer_cache_entries', 'Answers held by the answer cache', 'sum', () =>
+      single(answers.size.entries),
+    );
+    gauge('txlake_answer_cache_bytes', 'Bytes of the answers held by the answer cache', 'sum', () =>
+      single(answers.size.bytes),
+    );
 
-    new Gauge({
-      name: 'txlake_ready',
-      help: '1 when a snapshot is served and can answer (as /readyz 200), else 0',
-      registers,
-      aggregator: 'min',
-      collect() {
+    gauge(
+      'txlake_ready',
+      '1 when a snapshot is served and can answer (as /readyz 200), else 0',
+      'min',
+      () => {
         const view = store.current();
-        this.set(view !== null && view.impaired === null ? 1 : 0);
+        return single(view !== null && view.impaired === null ? 1 : 0);
       },
-    });
+    );
+    // No snapshot, no sample: a made-up 0 would read as a real snapshot on a dashboard.
     const ofView = (
       name: string,
       help: string,
       aggregator: 'min' | 'max' | 'sum',
       value: (view: SnapshotView) => number,
     ) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        aggregator,
-        collect() {
-          // No snapshot, no value: a made-up 0 would read as a real snapshot on a dashboard.
-          this.reset();
-          const view = store.current();
-          if (view !== null) this.set(value(view));
-        },
+      gauge(name, help, aggregator, () => {
+        const view = store.current();
+        return single(view === null ? null : value(view));
       });
     ofView('txlake_snapshot_id', 'Id of the snapshot being served', 'min', (view) => view.id);
     ofView(
@@ -158,19 +146,20 @@ export class ServerMetrics {
       'sum',
       (view) => view.lookup.indexBytes,
     );
-    new Gauge({
-      name: 'txlake_snapshot_user_lookup',
-      help:
-        '1 for how the snapshot being served looks users up (memory: in-memory index; parquet: its files, the ' +
-        'index did not fit; clickhouse), 0 for the others',
-      labelNames: ['kind'],
-      registers,
-      collect() {
-        const kind = store.current()?.lookup.kind ?? null;
-        for (const k of ['memory', 'parquet', 'clickhouse'] as const)
-          this.set({ kind: k }, kind === k ? 1 : 0);
+    gauge(
+      'txlake_snapshot_user_lookup',
+      '1 for how the snapshot being served looks users up (memory: its in-memory index; parquet: its files, ' +
+        'the index did not fit its budget; clickhouse: ClickHouse queries), 0 for the others',
+      'sum',
+      () => {
+        const view = store.current();
+        if (view === null) return [];
+        return (['memory', 'parquet', 'clickhouse'] as const).map(
+          (kind) => [{ kind }, view.lookup.kind === kind ? 1 : 0] as const,
+        );
       },
-    });
+    );
+    const registers = [this.registry];
     this.loads = new Histogram({
       name: 'txlake_snapshot_load_duration_seconds',
       help: 'Time to load each snapshot swapped in (index and checksums included)',
@@ -184,91 +173,65 @@ export class ServerMetrics {
       registers,
     });
 
-    const metrics = this;
-    new Counter({
+    scraped({
       name: 'txlake_backend_unavailable_answers_total',
       help: 'Answers refused with 503 because the database behind the server (ClickHouse) did not answer in time',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(metrics.backendUnavailable);
-      },
+      type: 'counter',
+      read: () => single(this.backendUnavailable),
     });
     if (store.queryErrors) {
       const queryErrors = store.queryErrors.bind(store);
-      new Counter({
+      scraped({
         name: 'txlake_clickhouse_query_errors_total',
         help:
           'Failed ClickHouse queries (lookups, polls of the served snapshot, catalog reads) by node (its place in ' +
           'TXLAKE_CLICKHOUSE_URL, from 1) and kind (unavailable: no answer in time; failed: an error answer)',
-        labelNames: ['node', 'kind'],
-        registers,
-        collect() {
-          this.reset();
-          for (const node of queryErrors()) {
-            this.inc({ node: node.node, kind: 'unavailable' }, node.unavailable);
-            this.inc({ node: node.node, kind: 'failed' }, node.failed);
-          }
-        },
+        type: 'counter',
+        read: () =>
+          queryErrors().flatMap((node) => [
+            [{ node: node.node, kind: 'unavailable' }, node.unavailable] as const,
+            [{ node: node.node, kind: 'failed' }, node.failed] as const,
+          ]),
       });
     }
 
-    if (options.lake !== null) this.lastIngestSeries(new LastIngestReader(options.lake.lastIngestFile, warn));
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'txlake_' });
-  }
-
-  /** The lake's record of its last ingest run; no series until there is one. */
-  private lastIngestSeries(reader: LastIngestReader): void {
-    const registers = [this.registry];
-    const gauge = (name: string, help: string, value: (run: LastIngest) => number | null) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        aggregator: 'max', // every worker reads the same file
-        async collect() {
-          this.reset();
+    if (options.lake !== null) {
+      const reader = new LastIngestReader(options.lake.lastIngestFile, warn);
+      // Every worker reads the same file: any one's value is the server's.
+      const ofRun = (name: string, help: string, value: (run: LastIngest) => Samples) =>
+        gauge(name, help, 'max', async () => {
           const run = await reader.read();
-          const v = run === null ? null : value(run);
-          if (v !== null) this.set(v);
-        },
-      });
-    gauge(
-      'txlake_last_ingest_timestamp_seconds',
-      'When the last ingest run ended (Unix time)',
-      (run) => Date.parse(run.finished) / 1000,
-    );
-    gauge('txlake_last_ingest_duration_seconds', 'How long the last ingest run took', (run) => run.seconds);
-    gauge(
-      'txlake_last_ingest_read_rows',
-      'Rows the last ingest run read (absent when it failed before counting them)',
-      (run) => run.rows_read,
-    );
-    gauge(
-      'txlake_last_ingest_committed_rows',
-      'Rows the last ingest run committed (0 unless its result is committed)',
-      (run) => run.rows_committed,
-    );
-    gauge(
-      'txlake_last_ingest_rejected_rows',
-      'Rows the last ingest run rejected (absent when it failed before counting them)',
-      (run) => run.rows_rejected,
-    );
-    new Gauge({
-      name: 'txlake_last_ingest_result',
-      help:
-        '1 for the result of the last ingest run, 0 for the others (committed; unchanged: nothing new to commit; ' +
-        'rejected: too many rows rejected, nothing committed; failed: an error, nothing committed)',
-      labelNames: ['result'],
-      registers,
-      aggregator: 'max',
-      async collect() {
-        this.reset();
-        const run = await reader.read();
-        if (run === null) return;
-        for (const result of INGEST_RESULTS) this.set({ result }, run.result === result ? 1 : 0);
-      },
-    });
+          return run === null ? [] : value(run);
+        });
+      ofRun('txlake_last_ingest_timestamp_seconds', 'When the last ingest run ended (Unix time)', (run) =>
+        single(Date.parse(run.finished) / 1000),
+      );
+      ofRun('txlake_last_ingest_duration_seconds', 'How long the last ingest run took', (run) =>
+        single(run.seconds),
+      );
+      ofRun(
+        'txlake_last_ingest_read_rows',
+        'Rows the last ingest run read (absent when it failed before counting them)',
+        (run) => single(run.rows_read),
+      );
+      ofRun(
+        'txlake_last_ingest_committed_rows',
+        'Rows the last ingest run committed (0 unless its result is committed)',
+        (run) => single(run.rows_committed),
+      );
+      ofRun(
+        'txlake_last_ingest_rejected_rows',
+        'Rows the last ingest run rejected (absent when it failed before counting them)',
+        (run) => single(run.rows_rejected),
+      );
+      ofRun(
+        'txlake_last_ingest_result',
+        '1 for the result of the last ingest run, 0 for the others (committed; unchanged: nothing new to ' +
+          'commit; rejected: too many rows rejected, nothing committed; failed: an error, nothing committed)',
+        (run) => INGEST_RESULTS.map((result) => [{ result }, run.result === result ? 1 : 0] as const),
+      );
+    }
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'txlake_' });
   }
 
   /** A new snapshot view is served: its load time. */

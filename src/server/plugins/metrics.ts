@@ -1,8 +1,9 @@
-// GET /metrics (Prometheus text format) and the timing of every request by its route pattern. Registered
-// before the routes it times: each route registered after it gets an onResponse hook of its own, bound to
-// its pattern's recorder, so a request pays one plain synchronous hook and no lookup of its route (Fastify's
-// `request.routeOptions` builds an object per call). Requests no route matched are timed by the not-found
-// handlers, as route `unmatched` (`timedAsUnmatched`).
+// GET /metrics (Prometheus text format) and the timing of every request by its route pattern. The timing is
+// registered before the routes it times: each route registered after it gets an onResponse hook of its own,
+// bound to its pattern's recorder, so a request pays one plain synchronous hook and no lookup of its route
+// (Fastify's `request.routeOptions` builds an object per call). Requests no route matched are timed by the
+// not-found handlers, as route `unmatched` (`timedAsUnmatched`). The route itself comes after the OpenAPI
+// plugin, which documents only the routes registered after it.
 
 import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
@@ -39,14 +40,20 @@ export function timedAsUnmatched(metrics: ServerMetrics): { preHandler?: undefin
 
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
-export const metricsPlugin = fp(async (app: FastifyInstance) => {
-  const metrics = app.metrics;
+/** Times every route registered after it (and itself registers none). */
+export const requestTimingPlugin = fp(async (app: FastifyInstance) => {
+  const requests = app.metrics.requests;
   app.addHook('onRoute', (route) => {
-    const hook = timingHook(metrics.requests.recorderFor(route.url));
+    const hook = timingHook(requests.recorderFor(route.url));
     const existing = route.onResponse;
     route.onResponse =
       existing === undefined ? hook : [...(Array.isArray(existing) ? existing : [existing]), hook];
   });
+});
+
+/** GET /metrics. */
+export const metricsPlugin = fp(async (app: FastifyInstance) => {
+  const metrics = app.metrics;
 
   // A worker's scrape speaks for the whole server: its primary adds up every worker's series.
   const worker = isClusterWorker() ? new WorkerMetrics(metrics.registry) : null;
