@@ -104,8 +104,23 @@ export interface StoreListener {
   problem(problem: string | null, serving: SnapshotView | null, failure: unknown): void;
 }
 
+/** A node's failed queries since the store opened (for /metrics). */
+export interface EngineQueryErrors {
+  /** The node's place among the configured endpoints, from 1 (its address is the operator's business). */
+  node: number;
+  /** Queries the node did not answer in time or at all (BackendUnavailable). */
+  unavailable: number;
+  /** Queries the node answered with an error. */
+  failed: number;
+}
+
 export interface TransactionStore {
   readonly kind: BackendKind;
+  /**
+   * Optional capability: the failed queries of the store's engine, per node (ClickHouse); absent when the
+   * engine runs in this process.
+   */
+  queryErrors?(): readonly EngineQueryErrors[];
   /** The view to answer the next request from, or null until a snapshot is loaded. */
   current(): SnapshotView | null;
   /**

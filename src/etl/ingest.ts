@@ -10,6 +10,7 @@ import { writeDailySums, writeDataFiles } from '../lake/data-writer.js';
 import { type Engine, openEngine, sqlString } from '../lake/engine.js';
 import { faultPoint } from '../lake/fault-points.js';
 import { findDamagedFiles } from '../lake/integrity.js';
+import { LAST_INGEST_FORMAT, type LastIngest, recordLastIngest } from '../lake/last-ingest.js';
 import { LakeLayout } from '../lake/layout.js';
 import type { SnapshotManifest, SourceRecord, WriteMode } from '../lake/manifest.js';
 import { assertCarriedFilesIntact, type LakeWrite, withLakeWrite } from '../lake/writer.js';
@@ -101,7 +102,53 @@ export class RejectRateExceeded extends TxlakeError {
   }
 }
 
+/**
+ * Run an ingest and record its outcome in the lake for servers' metrics (`_txlake/last-ingest.json`),
+ * whatever the outcome, but for usage errors (a wrong flag is no ingest run).
+ */
 export async function ingest(options: IngestOptions): Promise<IngestResult> {
+  const started = performance.now();
+  const record = (run: Omit<LastIngest, 'format' | 'finished' | 'seconds'>) =>
+    recordLastIngest(new LakeLayout(options.lake), {
+      format: LAST_INGEST_FORMAT,
+      ...run,
+      finished: new Date().toISOString(),
+      seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+    });
+  let result: IngestResult;
+  try {
+    result = await ingestOnce(options);
+  } catch (error) {
+    if (!(error instanceof TxlakeError && error.kind === 'usage')) {
+      const counted = error instanceof RejectRateExceeded ? error.result : null;
+      // The run's own error is what its user needs to see: a record that cannot be written adds nothing.
+      await record({
+        result: counted ? 'rejected' : 'failed',
+        rows_read: counted?.rows_read ?? null,
+        rows_committed: 0,
+        rows_rejected: counted?.rows_rejected ?? null,
+        snapshot: counted?.snapshot ?? null,
+        error: String(error instanceof Error ? error.message : error).split('\n')[0] ?? '',
+      }).catch(() => false);
+    }
+    throw error;
+  }
+  await record({
+    result: result.committed ? 'committed' : 'unchanged',
+    rows_read: result.rows_read,
+    rows_committed: result.rows_committed,
+    rows_rejected: result.rows_rejected,
+    snapshot: result.snapshot,
+    error: null,
+  }).catch((error: unknown) =>
+    options.onNotice?.(
+      `the ingest's outcome stands, but its record for servers' metrics (_txlake/last-ingest.json) could not be written: ${String((error as Error)?.message ?? error)}`,
+    ),
+  );
+  return result;
+}
+
+async function ingestOnce(options: IngestOptions): Promise<IngestResult> {
   const clock = new PhaseClock();
   const notice = options.onNotice ?? (() => {});
   const layout = new LakeLayout(options.lake);

@@ -46,6 +46,11 @@ export class LakeLayout {
     return path.join(this.metadataDir, 'vacuumed.json');
   }
 
+  /** The outcome and counts of the last ingest run, for servers' metrics (last-ingest.ts); no snapshot's. */
+  get lastIngestFile(): string {
+    return path.join(this.metadataDir, 'last-ingest.json');
+  }
+
   get lockFile(): string {
     return path.join(this.metadataDir, 'LOCK');
   }

@@ -9,6 +9,7 @@
 // again within the last few thousand misses) still get in at their second request.
 
 import type { SnapshotView, TransactionStore } from '../backends/store.js';
+import { type AnswerResource, AnswerSources } from './answer-sources.js';
 
 export class AnswerCache {
   private view: SnapshotView | null = null;
@@ -19,6 +20,8 @@ export class AnswerCache {
   private readonly seenLimit: number;
   hits = 0;
   misses = 0;
+  /** Where answers came from (this cache or a lookup), also of those computed without it, for /metrics. */
+  readonly sources = new AnswerSources();
 
   constructor(
     private readonly store: TransactionStore,
@@ -28,12 +31,20 @@ export class AnswerCache {
     this.seenLimit = Math.max(1024, Math.min(65_536, Math.floor(maxBytes / 8192)));
   }
 
-  /** The body of `key` on `view`: cached, or computed (and cached when `view` is the store's current one). */
-  async answer(view: SnapshotView, key: string, compute: () => Promise<Buffer>): Promise<Buffer> {
-    if (this.maxBytes <= 0) return compute();
+  /**
+   * The body of `key` on `view`: cached, or computed (and cached when `view` is the store's current one).
+   * `resource` names what the answer is, for counting where it came from (uncounted without).
+   */
+  async answer(
+    view: SnapshotView,
+    key: string,
+    compute: () => Promise<Buffer>,
+    resource?: AnswerResource,
+  ): Promise<Buffer> {
+    if (this.maxBytes <= 0) return this.computed(view, resource, compute);
     if (view !== this.view) {
       // A request that began on an older view computes its answer without touching the newer cache.
-      if (view !== this.store.current()) return compute();
+      if (view !== this.store.current()) return this.computed(view, resource, compute);
       this.view = view;
       this.bodies.clear();
       this.seen.clear();
@@ -42,6 +53,7 @@ export class AnswerCache {
     const cached = this.bodies.get(key);
     if (cached !== undefined) {
       this.hits++;
+      if (resource !== undefined) this.sources.cached(resource);
       // Re-inserted to mark it recently used: a Map iterates in insertion order, oldest first.
       this.bodies.delete(key);
       this.bodies.set(key, cached);
@@ -51,9 +63,9 @@ export class AnswerCache {
     if (!this.seen.delete(key)) {
       this.seen.add(key);
       if (this.seen.size > this.seenLimit) this.seen.delete(this.seen.values().next().value as string);
-      return compute();
+      return this.computed(view, resource, compute);
     }
-    const body = await compute();
+    const body = await this.computed(view, resource, compute);
     // Not kept: an answer of a view swapped out meanwhile, one computed twice concurrently, or a huge one.
     if (view !== this.view || this.bodies.has(key) || body.length > this.maxBytes / 8) return body;
     // A copy of its own: the body may be a window on a larger scratch buffer.
@@ -65,6 +77,11 @@ export class AnswerCache {
       this.bytes -= oldBody.length;
     }
     return body;
+  }
+
+  private computed(view: SnapshotView, resource: AnswerResource | undefined, compute: () => Promise<Buffer>) {
+    if (resource !== undefined) this.sources.looked(resource, view);
+    return compute();
   }
 
   get size(): { entries: number; bytes: number } {

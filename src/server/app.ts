@@ -17,13 +17,17 @@ import {
   type SnapshotView,
   type TransactionStore,
 } from '../backends/store.js';
+import { LakeLayout } from '../lake/layout.js';
 import type { AccessControl } from './access.js';
 import { AnswerCache } from './answer-cache.js';
 import { v1Routes } from './api/v1/routes.js';
 import { sendBackendUnavailable, sendProblem } from './api/v2/problems.js';
 import { v2Routes } from './api/v2/routes.js';
+import { UNMATCHED_ROUTE } from './metrics/request-durations.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
 import { addAuthentication } from './plugins/auth.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
+import { metricsPlugin, requestTimingPlugin, timedAsUnmatched } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { matchesIfNoneMatch, snapshotTag, unservedReason } from './snapshot-answers.js';
@@ -57,6 +61,10 @@ export interface AppOptions {
   answerCacheBytes?: number;
   /** API keys (SPEC §5); without, every request is answered. */
   access?: AccessControl;
+  /** The lake whose last-ingest record /metrics exposes (an embedded backend's); none by default. */
+  lake?: string;
+  /** prom-client's process metrics on /metrics (default true). */
+  processMetrics?: boolean;
 }
 
 /** Default answer cache: enough for the hot users and every merchant code of a large lake. */
@@ -93,16 +101,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const v1 = /^\/api\/v1\/data\/(transactions|netAmount)\//.exec(request.url);
       const param = v1 ? (v1[1] === 'transactions' ? 'userId' : 'merchantTypeCode') : null;
       reply.code(400).send({ error: param ? `${param} must be an integer` : error.message });
+      // No hook runs for what the router refused: timed here, as a request no route matched.
+      unmatched(request.method, reply.statusCode, reply.elapsedTime);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('store', options.store);
   app.decorateRequest('apiKeyName', null);
   app.decorate('access', options.access ?? null);
-  app.decorate(
-    'answers',
-    new AnswerCache(options.store, options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES),
+  const answers = new AnswerCache(options.store, options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES);
+  app.decorate('answers', answers);
+  const metrics = new ServerMetrics(
+    {
+      store: options.store,
+      answers,
+      version: options.version,
+      lake: options.lake === undefined ? null : new LakeLayout(options.lake),
+      ...(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics }),
+    },
+    (message) => app.log.warn(message),
   );
+  app.decorate('metrics', metrics);
+  const unmatched = metrics.requests.recorderFor(UNMATCHED_ROUTE);
   // `private`: personal financial data must not sit in shared caches; `no-cache`: revalidate every time.
   const etags = new WeakMap<SnapshotView, string>();
   const etagOf = (view: SnapshotView) => {
@@ -144,7 +164,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Next, before any other work (the rate limiter's count included), the caller's key is checked.
   if (options.access) addAuthentication(app, options.access);
 
-  app.setNotFoundHandler((request, reply) => {
+  app.setNotFoundHandler(timedAsUnmatched(metrics), (request, reply) => {
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -169,8 +189,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Every route answers the methods it lacks with 405 and `Allow` (OPTIONS with 200), as the old service did.
   await app.register(methodNotAllowedPlugin, {
     routes: async (guarded) => {
+      await guarded.register(requestTimingPlugin); // first: it times the routes registered after it
       await guarded.register(openApiPlugin, { version: options.version });
       await guarded.register(healthRoutes);
+      await guarded.register(metricsPlugin);
       await guarded.register(v1Routes, { prefix: '/api/v1' });
       await guarded.register(v2Routes, { prefix: '/api/v2' });
     },

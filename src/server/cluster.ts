@@ -6,6 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
 import pino from 'pino';
+import { aggregateWorkerMetrics } from './metrics/cluster-metrics.js';
 
 export interface ClusterOptions {
   workers: number;
@@ -95,6 +96,7 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
 
+    aggregateWorkerMetrics(); // a scrape of any worker answers for all of them
     log.info({ workers: options.workers }, 'starting workers');
     for (let i = 0; i < options.workers; i++) fork();
   });

@@ -80,6 +80,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     access,
     version: options.version,
     ...(options.answerCacheBytes === undefined ? {} : { answerCacheBytes: options.answerCacheBytes }),
+    ...(options.backend.kind === 'embedded' ? { lake: options.backend.lake } : {}),
     logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] },
   });
   app.log.info(
@@ -101,7 +102,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const writer = writerStatus();
   if (writer.reason) app.log.warn({ reason: writer.reason }, 'answers are written by the JavaScript writer');
 
-  const listener = logListener(app.log);
+  const logged = logListener(app.log);
+  const listener: StoreListener = {
+    snapshot(view) {
+      app.metrics.snapshotLoaded(view);
+      logged.snapshot(view);
+    },
+    problem: logged.problem,
+  };
   const listen = async () => {
     try {
       return await app.listen({ host: options.host, port: options.port });

@@ -19,12 +19,12 @@ export async function flipBytes(file: string, count = 64): Promise<void> {
   }
 }
 
-const AUDIT_LOG = path.join('_txlake', 'audit.jsonl');
+const RECORDS = new Set([path.join('_txlake', 'audit.jsonl'), path.join('_txlake', 'last-ingest.json')]);
 
 /**
  * The sha256 of every file under `root`, by path relative to it ("nothing was removed or changed"),
- * leaving out the paths `skip` names and the audit log (every lake operation appends to it, a refused one
- * too: it is the record of the refusal, no part of any snapshot; test/integration/audit.test.ts checks it).
+ * leaving out the paths `skip` names and the records of operations: the audit log and the last-ingest
+ * record (every lake operation writes them, a refused one too: no part of any snapshot).
  */
 export async function fileDigests(
   root: string,
@@ -35,7 +35,7 @@ export async function fileDigests(
   for (const entry of entries) {
     if (!entry.isFile()) continue;
     const relative = path.relative(root, path.join(entry.parentPath, entry.name));
-    if (skip(relative) || relative === AUDIT_LOG) continue;
+    if (skip(relative) || RECORDS.has(relative)) continue;
     out[relative] = createHash('sha256')
       .update(await fs.readFile(path.join(root, relative)))
       .digest('hex');

@@ -205,6 +205,7 @@ describe('methods other than GET', () => {
     '/api/v1/data/netAmount/5411',
     '/healthz',
     '/readyz',
+    '/metrics',
     '/openapi.json',
     '/docs',
     '/docs/',
@@ -285,6 +286,7 @@ describe('methods other than GET', () => {
       '/api/v2/users/{userId}/export',
       '/api/v2/users/{userId}/transactions',
       '/healthz',
+      '/metrics',
       '/readyz',
     ]);
     for (const [path, item] of Object.entries(doc.paths)) expect(Object.keys(item), path).toEqual(['get']);

@@ -18,6 +18,7 @@ import {
 import { SnapshotFollower } from '../follower.js';
 import {
   BackendUnavailable,
+  type EngineQueryErrors,
   type LookupInfo,
   NoSuchSnapshot,
   SnapshotGone,
@@ -85,9 +86,12 @@ type Retention = (id: number, notBefore: number) => Promise<number>;
 class Nodes {
   private active = 0;
   private readonly clients: { url: string; client: ClickHouseClient }[];
+  /** Failed queries per node, in the order of the endpoints. */
+  readonly errors: EngineQueryErrors[];
 
   constructor(config: ClickHouseConfig, timeoutMs: number) {
     this.clients = config.urls.map((url) => ({ url, client: clientFor(url, timeoutMs, config) }));
+    this.errors = config.urls.map((_url, index) => ({ node: index + 1, unavailable: 0, failed: 0 }));
   }
 
   get size(): number {
@@ -105,10 +109,14 @@ class Nodes {
     work: (client: ClickHouseClient) => Promise<T>,
     failover = false,
   ): Promise<T> {
-    const node = this.clients[index % this.clients.length] as (typeof this.clients)[number];
+    const at = index % this.clients.length;
+    const node = this.clients[at] as (typeof this.clients)[number];
     try {
       return await readOrUnavailable(node.url, () => work(node.client));
     } catch (error) {
+      const counted = this.errors[at] as EngineQueryErrors;
+      if (error instanceof BackendUnavailable) counted.unavailable++;
+      else counted.failed++;
       // The next request asks the next node (each node can answer for the whole cluster).
       if (failover && error instanceof BackendUnavailable)
         this.active = (this.active + 1) % this.clients.length;
@@ -251,6 +259,10 @@ export class ClickHouseStore implements TransactionStore {
 
   current(): SnapshotView | null {
     return this.view;
+  }
+
+  queryErrors(): readonly EngineQueryErrors[] {
+    return this.nodes.errors;
   }
 
   problem(): string | null {

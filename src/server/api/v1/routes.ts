@@ -54,7 +54,12 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
       if (view === null) return reply;
       if (id === 'absent') return sendJson(reply, EMPTY);
       const answer = await answerFrom(app.store, view, (v) =>
-        app.answers.answer(v, `u${id}`, async () => v1TransactionsBody(await v.transactionsOfUser(id))),
+        app.answers.answer(
+          v,
+          `u${id}`,
+          async () => v1TransactionsBody(await v.transactionsOfUser(id)),
+          'transactions',
+        ),
       );
       if (answer.view !== view) app.labelAnswer(reply, answer.view);
       // The body may be a slice of the writer's shared slab: give it back once the response is done.
@@ -87,8 +92,11 @@ export const v1Routes: FastifyPluginAsyncTypebox = async (app) => {
       const view = app.snapshotView(request, reply);
       if (view === null) return reply;
       if (code === 'absent') return sendJson(reply, EMPTY);
-      const body = await app.answers.answer(view, `m${code}`, async () =>
-        v1DailyNetJson(await view.dailySumsOfMerchant(Number(code))),
+      const body = await app.answers.answer(
+        view,
+        `m${code}`,
+        async () => v1DailyNetJson(await view.dailySumsOfMerchant(Number(code))),
+        'daily_net',
       );
       return sendJson(reply, body);
     },

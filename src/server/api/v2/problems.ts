@@ -49,6 +49,7 @@ export function sendBackendUnavailable(
   error: Error,
 ): FastifyReply {
   request.log.warn({ problem: error.message }, 'answer refused: the backend did not answer in time');
+  request.server.metrics.backendUnavailable++;
   return sendProblem(
     reply.header('retry-after', '1'),
     503,

@@ -35,6 +35,7 @@ import {
   transactionsPageCsv,
   transactionsPageJson,
 } from '../../../domain/v2.js';
+import { timedAsUnmatched } from '../../plugins/metrics.js';
 import { matchesIfNoneMatch, snapshotTag, unservedReason } from '../../snapshot-answers.js';
 import {
   DAILY_NET_JSON,
@@ -233,7 +234,7 @@ const DATA_PROBLEMS = [400, 404, 406, 410, 503] as const;
 export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   const store = app.store;
 
-  app.setNotFoundHandler((request, reply) => {
+  app.setNotFoundHandler(timedAsUnmatched(app.metrics), (request, reply) => {
     sendProblem(reply, 404, `no route for ${request.method} ${request.url.split('?')[0]}`);
   });
 
@@ -338,6 +339,7 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         userId === 'absent' ? Promise.resolve(null) : v.transactionsOfUser(userId),
       );
       if (view !== answering.view) label(request, reply, { view, pinned: false }, csv ? 'csv' : 'json');
+      if (batch !== null) app.answers.sources.looked('transactions', view);
       const page = batch === null ? { rows: [], nextOffset: null } : pageOf(batch, filter, offset, limit);
       const next =
         page.nextOffset === null || userId === 'absent'
@@ -390,8 +392,12 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
       const view = answering.view;
       // Daily nets are few and asked often (dashboards): kept by the answer cache, as v1's are; it holds
       // answers of the store's current view only, so a pinned view computes its own.
-      const body = await app.answers.answer(view, `2d${code}|${from}|${to}`, async () =>
-        dailyNetJson(code === 'absent' ? [] : await view.dailySumsOfMerchant(code), from, to, view.id),
+      const body = await app.answers.answer(
+        view,
+        `2d${code}|${from}|${to}`,
+        async () =>
+          dailyNetJson(code === 'absent' ? [] : await view.dailySumsOfMerchant(code), from, to, view.id),
+        code === 'absent' ? undefined : 'daily_net',
       );
       return reply.type(JSON_TYPE).send(body);
     },
@@ -443,6 +449,7 @@ export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         userId === 'absent' ? Promise.resolve(EMPTY_BATCH) : v.transactionsOfUser(userId),
       );
       if (view !== answering.view) label(request, reply, { view, pinned: false }, format);
+      if (userId !== 'absent') app.answers.sources.looked('transactions', view);
       const name = `txlake-user-${userId === 'absent' ? 'none' : userId}-snapshot-${view.id}.${format}`;
       reply.type(EXPORT_MEDIA_TYPES[format]).header('content-disposition', `attachment; filename="${name}"`);
       return reply.send(format === 'parquet' ? await parquetExport(batch) : textExport(batch, format));
