@@ -14,6 +14,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { intHash64 } from '../../src/backends/clickhouse/cluster.js';
@@ -662,4 +663,60 @@ describe('a ClickHouse node killed in the middle of a publish', () => {
       await expectSyncFinishes();
     },
   );
+});
+
+describe('an insert a killed writer left running in ClickHouse', () => {
+  it('the next sync waits for it to end before clearing the file: no row twice', async () => {
+    const old = await lakeCurrent();
+    const batch = newBatch();
+    await expectRun(['ingest', batch.file, '--lake', lake], 4, {
+      TXLAKE_CLICKHOUSE_URL: 'http://127.0.0.1:1',
+    });
+    const committed = await lakeCurrent();
+    contents.set(committed, [...(contents.get(old) as OracleRow[]), ...batch.rows]);
+    const [now, before] = await Promise.all([readManifest(layout, committed), readManifest(layout, old)]);
+    if (now.kind !== 'ok' || before.kind !== 'ok') throw new Error('manifests unreadable');
+    const earlier = new Set(before.manifest.files.map((f) => f.path));
+    const added = now.manifest.files.find((f) => !earlier.has(f.path));
+    const key = fileKeyOf(added as NonNullable<typeof added>);
+    // What a writer killed after sending a file's rows leaves: an insert of them under its load query id
+    // that ClickHouse goes on with and commits by itself (18.16 cannot kill it). Here its body's end is held
+    // back, so that it still runs when the next sync starts, and ends while that sync runs.
+    const user = batch.rows[0]?.userId as bigint;
+    const queryId = `txlake-load-txlake-${key}-left-by-a-killed-writer`;
+    const url = new URL(cluster.urls[0] as string);
+    const leftover = http.request({
+      host: url.hostname,
+      port: url.port,
+      method: 'POST',
+      path: `/?query=${encodeURIComponent('INSERT INTO txlake.transactions (user_id, epoch_us, transaction_type, merchant_type_code, amount_cents, file_key) FORMAT TabSeparated')}&insert_distributed_sync=1&query_id=${queryId}`,
+    });
+    const answered = new Promise<string>((resolve) => {
+      leftover.on('response', (response) => {
+        response.resume();
+        resolve(`HTTP ${response.statusCode}`);
+      });
+      leftover.on('error', (error) => resolve(error.message));
+    });
+    // ClickHouse starts an insert once it has read its first megabyte or so of the body.
+    const row = (i: number) => `${user}\t${1_600_000_000_000_000 + i}\t0\t5411\t100\t${key}\n`;
+    leftover.write(Array.from({ length: 150_000 }, (_, i) => row(i)).join(''));
+    await eventually(
+      'the leftover insert running',
+      async () =>
+        (
+          await cluster.query(0, `SELECT count() FROM system.processes WHERE query_id = '${queryId}'`)
+        ).trim() === '1'
+          ? true
+          : null,
+      10_000,
+    );
+    const sync = txlake(['clickhouse', 'sync', '--lake', lake]);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    leftover.end(row(150_000));
+    expect(await answered, 'the leftover insert ran to its end').toBe('HTTP 200');
+    const synced = await sync;
+    expect(synced.code, describeRun(['clickhouse', 'sync'], synced)).toBe(0);
+    await expectSyncFinishes();
+  });
 });

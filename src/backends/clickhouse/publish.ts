@@ -323,6 +323,9 @@ async function openNode(url: string, client: ClickHouseClient, config: ClickHous
     for (const statement of createStatements(db, config.cluster)) await client.command({ query: statement });
     await addMissingColumns(client, db);
   });
+  await onNode(node, 'looking for inserts a stopped writer left running', () =>
+    awaitLeftoverLoads(node, client, db),
+  );
   const local = await onNode(node, 'reading its cluster configuration', () =>
     query<{ shard_num: number }>(
       client,
@@ -379,6 +382,43 @@ async function openNode(url: string, client: ClickHouseClient, config: ClickHous
     served: last ? Number(last.snapshot) : null,
     nextSeq: last ? BigInt(last.seq) + 1n : 1n,
   };
+}
+
+/** The query id of every load into `database` starts with it: the next writer stops what a killed one left. */
+export function loadQueryPrefix(database: string): string {
+  return `txlake-load-${database}-`;
+}
+
+/** How long a sync waits for a load a stopped writer left running before it gives up (exit 4). */
+const LEFTOVER_WAIT_MS = 60_000;
+
+/**
+ * A writer killed while ClickHouse was still inserting a file's rows (the request body sent, the answer not
+ * yet back) leaves that insert running, and ClickHouse commits it on its own: after this sync cleared the
+ * file's partition it would add the rows a second time. 18.16 cannot kill an insert ("unkillable stages"),
+ * so the sync waits for it to end before it touches anything. One writer holds the lake's lock: every load
+ * under this database's prefix still running is such a leftover.
+ */
+async function awaitLeftoverLoads(
+  node: { url: string },
+  client: ClickHouseClient,
+  db: string,
+): Promise<void> {
+  const prefix = loadQueryPrefix(db);
+  const deadline = Date.now() + LEFTOVER_WAIT_MS;
+  for (;;) {
+    const [running] = await query<{ id: string; loads: string }>(
+      client,
+      `SELECT any(initial_query_id) AS id, count() AS loads FROM system.processes
+       WHERE substring(initial_query_id, 1, ${prefix.length}) = ${sqlText(prefix)}`,
+    );
+    if (running === undefined || running.loads === '0') return;
+    if (Date.now() > deadline)
+      throw new ClickHouseBehind(
+        `ClickHouse at ${node.url} is still running an insert that a stopped writer left (query ${running.id}) after ${LEFTOVER_WAIT_MS / 1000} s: let it finish (or restart that node), then run \`txlake clickhouse sync\``,
+      );
+    await pause(100);
+  }
 }
 
 /** Bring tables created by an earlier txlake up to the columns it did not know (tables.ts, ADDED_COLUMNS). */
@@ -446,6 +486,7 @@ async function loadFile(
         columns: [...TRANSACTION_COLUMNS],
         // Every shard has its rows when the insert returns, or the insert fails: no queue to wait for.
         clickhouse_settings: { insert_distributed_sync: 1 },
+        query_id: `${loadQueryPrefix(db)}${key}-${Date.now()}`,
       });
     const [counted] = await query<{ rows: string }>(
       entry.client,
