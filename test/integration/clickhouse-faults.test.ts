@@ -8,6 +8,8 @@
 // finishes, after which every server serves the lake's current snapshot and ClickHouse holds each
 // retained file's rows once and nothing of what the lake vacuumed.
 //
+// Last, an insert a killed writer left running in ClickHouse, which the next sync must wait for.
+//
 // CI runs each fault point once (operations rotated over them) and a node killed at two steps;
 // TXLAKE_FAULT_MATRIX=full runs every point with every operation that reaches it, killed and out of disk,
 // and a node killed at random moments of a larger ingest (the nightly mode: several minutes).
