@@ -332,6 +332,16 @@ async function status(): Promise<Status> {
   return { code: result.code, ...JSON.parse(result.stdout) };
 }
 
+/** Resolves once every server says on /readyz that it serves snapshot `id`. */
+async function serversServe(id: number): Promise<void> {
+  for (const { name, server } of servers)
+    await eventually(
+      `${name} serving snapshot ${id}`,
+      async () => (JSON.parse((await server.get('/readyz')).body).snapshot === id ? true : null),
+      5_000,
+    );
+}
+
 /** `clickhouse sync` finishes; every server serves the lake's current snapshot within 2 s, all of it right. */
 async function expectSyncFinishes(): Promise<void> {
   const synced = await expectRun(['clickhouse', 'sync', '--lake', lake], 0);
@@ -340,12 +350,7 @@ async function expectSyncFinishes(): Promise<void> {
   expect(synced.stdout).toContain(`serves snapshot ${current}`);
   const report = await status();
   expect(report, 'status after the sync').toMatchObject({ code: 0, up_to_date: true });
-  for (const { name, server } of servers)
-    await eventually(
-      `${name} serving snapshot ${current}`,
-      async () => (JSON.parse((await server.get('/readyz')).body).snapshot === current ? true : null),
-      5_000,
-    );
+  await serversServe(current);
   expect(Date.now() - finished, 'servers follow the caught-up snapshot within 2 s').toBeLessThan(2_000);
   expectAnswers(await askAll(pathsOf([current])), { snapshots: [current] });
   await expectClickHouseMatchesLake();
@@ -416,7 +421,9 @@ async function prepare(operation: Operation, point: FaultPoint): Promise<Prepare
 async function plainOperation(operation: Operation): Promise<void> {
   const prepared = await prepare(operation, 'clickhouse-file-loading');
   await expectRun(prepared.args, 0);
-  if (prepared.rows) contents.set(await prepared.committed(), prepared.rows);
+  const committed = await prepared.committed();
+  if (prepared.rows) contents.set(committed, prepared.rows);
+  if (servers.length > 0) await serversServe(committed);
 }
 
 // ---------------------------------------------------------------------------------------------------
