@@ -82,16 +82,50 @@ interface Catalog {
 /** Whether a time-travel view's snapshot is still retained, as of a catalog asked for after `notBefore`. */
 type Retention = (id: number, notBefore: number) => Promise<number>;
 
-/** The nodes a reader may ask, the one that answered last first: a node that fails hands over to the next. */
+/**
+ * The nodes a reader may ask, the one that answered last first: a node that fails hands over to the next.
+ * Each node's last failure is kept until it answers again, so that /readyz can say which node the lookups
+ * of its shard wait for (the poll asks it again; a lookup it answers clears it too).
+ */
 class Nodes {
   private active = 0;
   private readonly clients: { url: string; client: ClickHouseClient }[];
   /** Failed queries per node, in the order of the endpoints. */
   readonly errors: EngineQueryErrors[];
+  /** Per node: why it last failed (BackendUnavailable), null once it answered since. */
+  private readonly failures: (string | null)[];
+  private failing = 0;
+  private probing = false;
 
   constructor(config: ClickHouseConfig, timeoutMs: number) {
     this.clients = config.urls.map((url) => ({ url, client: clientFor(url, timeoutMs, config) }));
+    this.failures = this.clients.map(() => null);
     this.errors = config.urls.map((_url, index) => ({ node: index + 1, unavailable: 0, failed: 0 }));
+  }
+
+  /** Why nodes failed and have not answered since (the first such node's reason), or null. */
+  failure(): string | null {
+    return this.failing === 0 ? null : (this.failures.find((f) => f !== null) ?? null);
+  }
+
+  /**
+   * Ask each node that failed whether it answers now (the store's poll calls it; no-op while all answer).
+   * Not awaited by the poll: a hung node must not delay following a switch. One probe at a time.
+   */
+  probeFailed(): void {
+    if (this.failing === 0 || this.probing) return;
+    this.probing = true;
+    void Promise.all(
+      this.failures.map((failure, index) =>
+        failure === null
+          ? null
+          : this.runOn(index, async (client) =>
+              (await client.query({ query: 'SELECT 1', format: 'JSONEachRow' })).json(),
+            ).catch(() => {}),
+      ),
+    ).finally(() => {
+      this.probing = false;
+    });
   }
 
   get size(): number {
@@ -112,14 +146,23 @@ class Nodes {
     const at = index % this.clients.length;
     const node = this.clients[at] as (typeof this.clients)[number];
     try {
-      return await readOrUnavailable(node.url, () => work(node.client));
+      const answer = await readOrUnavailable(node.url, () => work(node.client));
+      // One comparison per request while every node answers.
+      if (this.failing !== 0 && this.failures[at] !== null) {
+        this.failures[at] = null;
+        this.failing--;
+      }
+      return answer;
     } catch (error) {
       const counted = this.errors[at] as EngineQueryErrors;
       if (error instanceof BackendUnavailable) counted.unavailable++;
       else counted.failed++;
-      // The next request asks the next node (each node can answer for the whole cluster).
-      if (failover && error instanceof BackendUnavailable)
-        this.active = (this.active + 1) % this.clients.length;
+      if (error instanceof BackendUnavailable) {
+        if (this.failures[at] === null) this.failing++;
+        this.failures[at] = error.message;
+        // The next request asks the next node (each node can answer for the whole cluster).
+        if (failover) this.active = (this.active + 1) % this.clients.length;
+      }
       throw error;
     }
   }
@@ -268,7 +311,11 @@ export class ClickHouseStore implements TransactionStore {
   problem(): string | null {
     // Said on /readyz too, which anyone may read: the nodes' addresses are the operator's business (the
     // log has them), so each is named by its place in TXLAKE_CLICKHOUSE_URL.
-    let problem = this.refusal?.split('\n')[0] ?? null;
+    // A node that failed and has not answered since: answers that need it are 503s until it is back.
+    const failed = this.nodes.failure();
+    let problem =
+      this.refusal?.split('\n')[0] ??
+      (failed === null ? null : `${failed}; answers that need it are 503 until it is back`);
     if (problem === null) return null;
     this.urls.forEach((url, index) => {
       // The URL, then its host:port, as a connection error writes it ("connect ECONNREFUSED host:port").
@@ -304,6 +351,7 @@ export class ClickHouseStore implements TransactionStore {
   }
 
   private async load(): Promise<boolean> {
+    this.nodes.probeFailed();
     const started = performance.now();
     const db = this.database;
     const rows = await this.read<{ snapshot: string; created: string; rows: string }>(

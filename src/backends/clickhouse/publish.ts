@@ -5,7 +5,6 @@
 // and nothing twice. The lake stays the system of record: a file is copied only after its sha256 matched
 // the manifest, and the lake's writer lock is held throughout, so vacuum cannot remove a file mid-copy.
 
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -15,14 +14,12 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { TxlakeError } from '../../domain/errors.js';
 import { dailySumsRelation } from '../../lake/daily-sums.js';
 import { type Engine, sqlString, withEngine } from '../../lake/engine.js';
+import { faultPoint } from '../../lake/fault-points.js';
 import { checkFile } from '../../lake/integrity.js';
 import { readKeyFile } from '../../lake/keys.js';
-import { inspectLake, lakeProblemError } from '../../lake/lake-state.js';
 import type { LakeLayout } from '../../lake/layout.js';
 import { acquireWriterLock } from '../../lake/lock.js';
 import type { DataFile, SnapshotManifest } from '../../lake/manifest.js';
-import { readManifest } from '../../lake/snapshots.js';
-import { readVacuumed } from '../../lake/vacuumed.js';
 import {
   type ClickHouseConfig,
   clientFor,
@@ -35,7 +32,10 @@ import {
   WRITE_TIMEOUT_MS,
 } from './cluster.js';
 import { publishKeys } from './keys.js';
+import { fileKeyOf, readLakeCopy } from './lake-copy.js';
 import { ADDED_COLUMNS, createStatements, DAILY_SUM_COLUMNS, TRANSACTION_COLUMNS } from './tables.js';
+
+export { fileKeyOf };
 
 /** ClickHouse could not be brought to the lake: the lake is untouched, `clickhouse sync` finishes the job. */
 export class ClickHouseBehind extends TxlakeError {
@@ -67,20 +67,18 @@ interface Node {
   client: ClickHouseClient;
   shard: number;
   files: Set<bigint>;
+  /**
+   * Files whose rows it holds (transactions_local's partitions), recorded in `files` or not: a load or a
+   * drop stopped halfway leaves rows without their record.
+   */
+  partitions: Set<bigint>;
   snapshots: Map<number, string>;
+  /** Snapshots whose file list or daily sums it holds, with their `snapshots` row or without (a drop stopped halfway). */
+  listed: Set<number>;
   /** Snapshots it holds whose daily sums lack the counts or whose row lacks the mode (written before both). */
   outdated: Set<number>;
   served: number | null;
   nextSeq: bigint;
-}
-
-/**
- * A stable key per lake file: its path and its content. A path is never reused for other bytes, but the
- * content is part of the key so that a file restored with other bytes can never pass for the loaded one.
- */
-export function fileKeyOf(file: DataFile): bigint {
-  const digest = createHash('sha256').update(`${file.path}\0${file.sha256}`).digest();
-  return digest.readBigUInt64BE(0) >> 1n; // 63 bits: positive in every engine that reads it as Int64
 }
 
 async function query<T>(client: ClickHouseClient, sql: string): Promise<T[]> {
@@ -118,18 +116,36 @@ export async function syncClickHouse(
   const lock = await acquireWriterLock(layout, 'clickhouse sync', notice);
   const clients = config.urls.map((url) => ({ url, client: clientFor(url, WRITE_TIMEOUT_MS, config) }));
   try {
-    const state = await inspectLake(layout);
-    if (state.problem) throw lakeProblemError(state);
-    const retained: SnapshotManifest[] = [];
-    const shaOf = new Map<number, string>();
-    for (const record of state.committed.values()) {
-      const reading = await readManifest(layout, record.id);
-      if (reading.kind === 'ok' && reading.sha256 === record.manifest_sha256) {
-        retained.push(reading.manifest);
-        shaOf.set(record.id, record.manifest_sha256);
-      }
-    }
-    const vacuumed = await readVacuumed(layout);
+    return await bringToLake(layout, config, clients, options);
+  } catch (error) {
+    if (!(error instanceof TxlakeError) && isDiskFull(error))
+      throw new ClickHouseBehind(
+        `no space left on device on this host while copying the lake to ClickHouse (${describeClickHouseError(error)}): free space in ${os.tmpdir()}, where the sync writes each file as TabSeparated first (or point TMPDIR elsewhere); the sync changed nothing in the lake`,
+        { cause: error },
+      );
+    throw error;
+  } finally {
+    await Promise.all(clients.map((c) => c.client.close().catch(() => {})));
+    await lock.release();
+  }
+}
+
+/** This host's disk (the scratch TabSeparated files), not ClickHouse's: ClickHouse answers with a code. */
+function isDiskFull(error: unknown): boolean {
+  return (
+    (error as NodeJS.ErrnoException)?.code === 'ENOSPC' ||
+    /No space left on device/i.test(String((error as Error)?.message))
+  );
+}
+
+async function bringToLake(
+  layout: LakeLayout,
+  config: ClickHouseConfig,
+  clients: { url: string; client: ClickHouseClient }[],
+  options: SyncOptions,
+): Promise<SyncResult> {
+  const { state, retained, shaOf, vacuumed, needed } = await readLakeCopy(layout);
+  {
     const first = [...state.committed.values()].sort((a, b) => a.id - b.id)[0];
     const nodes = await Promise.all(clients.map((c) => openNode(c.url, c.client, config)));
     // One lake per database: a second lake publishing into it would mix its snapshots with ours.
@@ -163,8 +179,6 @@ export async function syncClickHouse(
       droppedFiles: 0,
       nodes: nodes.length,
     };
-    const needed = new Map<bigint, DataFile>();
-    for (const manifest of retained) for (const file of manifest.files) needed.set(fileKeyOf(file), file);
     const missing = [...needed].filter(([key]) => nodes.some((node) => !node.files.has(key)));
     const unpublished = retained.filter((m) => nodes.some((node) => !node.snapshots.has(m.id)));
     const outdated = retained.filter((m) => nodes.some((node) => node.outdated.has(m.id)));
@@ -181,8 +195,10 @@ export async function syncClickHouse(
           }
           for (const manifest of unpublished) {
             const sums = await dailySumsText(engine, layout, manifest, checked);
-            for (const node of nodes.filter((n) => !n.snapshots.has(manifest.id)))
+            for (const node of nodes.filter((n) => !n.snapshots.has(manifest.id))) {
               await publishSnapshot(node, config, manifest, shaOf.get(manifest.id) as string, sums, false);
+              faultPoint('clickhouse-snapshot-published');
+            }
             result.published.push(manifest.id);
           }
           for (const manifest of outdated) {
@@ -201,31 +217,44 @@ export async function syncClickHouse(
     if (state.current !== null) {
       const current = state.current.id;
       for (const node of nodes)
-        if (node.served !== current)
+        if (node.served !== current) {
           await onNode(node, `switching to snapshot ${current}`, () =>
             node.client.command({
               query: `INSERT INTO ${config.database}.served (seq, snapshot, switched) VALUES (${node.nextSeq}, ${sqlCount(current)}, now())`,
             }),
           );
+          faultPoint('clickhouse-switching');
+        }
     }
     // Copies of what vacuum removed from the lake go; a snapshot the lake lost without a vacuum stays (it
     // may be the only copy left of it). Its `snapshots` row goes from every node first, then, after readers
     // still answering from it have moved on (they poll `served` every 500 ms and give up a query after
-    // 1.5 s), its file lists and sums, then the rows of files no remaining snapshot names.
+    // 1.5 s), its file lists and sums, then the rows of files no remaining snapshot names. A sync stopped
+    // between those steps left lists without their row, or rows without their `files` record: each
+    // step looks at what the nodes hold, not at what the step before it recorded, so the next sync
+    // finishes the job.
+    const vacuumedHere = (id: number) => vacuumed.has(id) && id !== state.current?.id;
     const stale = new Map<Node, number[]>();
     for (const node of nodes) {
-      const ids = [...node.snapshots.keys()].filter((id) => vacuumed.has(id) && id !== state.current?.id);
+      const ids = [...new Set([...node.snapshots.keys(), ...node.listed])].filter(vacuumedHere);
       if (ids.length === 0) continue;
       stale.set(node, ids);
-      for (const id of ids)
+      for (const id of ids.filter((id) => node.snapshots.has(id))) {
         await onNode(node, `dropping its copy of snapshot ${id}`, () =>
           node.client.command({
             query: `ALTER TABLE ${config.database}.snapshots DROP PARTITION ${sqlCount(id)}`,
           }),
         );
+        node.snapshots.delete(id);
+        faultPoint('clickhouse-dropping');
+      }
       for (const id of ids) if (!result.dropped.includes(id)) result.dropped.push(id);
     }
-    if (stale.size > 0) await pause(options.readerGraceMs ?? READER_GRACE_MS);
+    // Lists left by a stopped sync wait out the grace too: their row may have gone just before it stopped.
+    if (stale.size > 0) {
+      faultPoint('clickhouse-grace');
+      await pause(options.readerGraceMs ?? READER_GRACE_MS);
+    }
     for (const [node, ids] of stale) for (const id of ids) await dropSnapshotLists(node, config, id);
     const droppedFiles = new Set<bigint>();
     for (const node of nodes) {
@@ -236,17 +265,19 @@ export async function syncClickHouse(
         ),
       );
       const stillNeeded = new Set(listed.map((row) => BigInt(row.file_key)));
-      for (const key of node.files)
+      for (const key of new Set([...node.files, ...node.partitions]))
         if (!stillNeeded.has(key) && !needed.has(key)) {
+          // The rows first, then the record: stopped between the two, the record says what is left to drop.
           await onNode(node, 'dropping the rows of a file no snapshot needs', async () => {
-            await node.client.command({
-              query: `ALTER TABLE ${config.database}.files DROP PARTITION ${key}`,
-            });
             await node.client.command({
               query: `ALTER TABLE ${config.database}.transactions_local DROP PARTITION ${key}`,
             });
+            await node.client.command({
+              query: `ALTER TABLE ${config.database}.files DROP PARTITION ${key}`,
+            });
           });
           droppedFiles.add(key);
+          faultPoint('clickhouse-files-dropping');
         }
     }
     result.dropped.sort((a, b) => a - b);
@@ -258,9 +289,6 @@ export async function syncClickHouse(
         throw new ClickHouseBehind(error.message, { cause: error });
       });
     return result;
-  } finally {
-    await Promise.all(clients.map((c) => c.client.close().catch(() => {})));
-    await lock.release();
   }
 }
 
@@ -303,6 +331,9 @@ async function openNode(url: string, client: ClickHouseClient, config: ClickHous
     for (const statement of createStatements(db, config.cluster)) await client.command({ query: statement });
     await addMissingColumns(client, db);
   });
+  await onNode(node, 'looking for inserts a stopped writer left running', () =>
+    awaitLeftoverLoads(node, client, db),
+  );
   const local = await onNode(node, 'reading its cluster configuration', () =>
     query<{ shard_num: number }>(
       client,
@@ -313,22 +344,30 @@ async function openNode(url: string, client: ClickHouseClient, config: ClickHous
     throw new ClickHouseBehind(
       `ClickHouse at ${url} is not a node of cluster ${config.cluster} (no such cluster in its remote_servers, or it is not one of the cluster's hosts)`,
     );
-  const [files, snapshots, sums, served] = await onNode(node, 'reading what it holds', () =>
-    Promise.all([
-      query<{ file_key: string }>(client, `SELECT file_key FROM ${db}.files`),
-      query<{ snapshot: string; manifest_sha256: string; operation: string; mode: string }>(
-        client,
-        `SELECT snapshot, manifest_sha256, operation, mode FROM ${db}.snapshots`,
-      ),
-      query<{ snapshot: string; rows: string; counted: string }>(
-        client,
-        `SELECT snapshot, sum(rows) AS rows, sum(purchases + returns) AS counted FROM ${db}.daily_sums GROUP BY snapshot`,
-      ),
-      query<{ seq: string; snapshot: string }>(
-        client,
-        `SELECT seq, snapshot FROM ${db}.served ORDER BY seq DESC LIMIT 1`,
-      ),
-    ]),
+  const [files, partitions, lists, snapshots, sums, served] = await onNode(
+    node,
+    'reading what it holds',
+    () =>
+      Promise.all([
+        query<{ file_key: string }>(client, `SELECT file_key FROM ${db}.files`),
+        query<{ partition: string }>(
+          client,
+          `SELECT DISTINCT partition FROM system.parts WHERE database = ${sqlText(db)} AND table = 'transactions_local' AND active`,
+        ),
+        query<{ snapshot: string }>(client, `SELECT DISTINCT snapshot FROM ${db}.snapshot_files`),
+        query<{ snapshot: string; manifest_sha256: string; operation: string; mode: string }>(
+          client,
+          `SELECT snapshot, manifest_sha256, operation, mode FROM ${db}.snapshots`,
+        ),
+        query<{ snapshot: string; rows: string; counted: string }>(
+          client,
+          `SELECT snapshot, sum(rows) AS rows, sum(purchases + returns) AS counted FROM ${db}.daily_sums GROUP BY snapshot`,
+        ),
+        query<{ seq: string; snapshot: string }>(
+          client,
+          `SELECT seq, snapshot FROM ${db}.served ORDER BY seq DESC LIMIT 1`,
+        ),
+      ]),
   );
   const last = served[0];
   // Every row of a day is a purchase or a return, so counts that do not add up to the rows were never
@@ -344,11 +383,50 @@ async function openNode(url: string, client: ClickHouseClient, config: ClickHous
     client,
     shard: Number(local[0]?.shard_num),
     files: new Set(files.map((row) => BigInt(row.file_key))),
+    partitions: new Set(partitions.map((row) => BigInt(row.partition))),
     snapshots: new Map(snapshots.map((row) => [Number(row.snapshot), row.manifest_sha256])),
+    listed: new Set([...lists, ...sums].map((row) => Number(row.snapshot))),
     outdated: new Set(outdated),
     served: last ? Number(last.snapshot) : null,
     nextSeq: last ? BigInt(last.seq) + 1n : 1n,
   };
+}
+
+/** The query id of every load into `database` starts with it: the next writer stops what a killed one left. */
+export function loadQueryPrefix(database: string): string {
+  return `txlake-load-${database}-`;
+}
+
+/** How long a sync waits for a load a stopped writer left running before it gives up (exit 4). */
+const LEFTOVER_WAIT_MS = 60_000;
+
+/**
+ * A writer killed while ClickHouse was still inserting a file's rows (the request body sent, the answer not
+ * yet back) leaves that insert running, and ClickHouse commits it on its own: after this sync cleared the
+ * file's partition it would add the rows a second time. 18.16 cannot kill an insert ("unkillable stages"),
+ * so the sync waits for it to end before it touches anything. One writer holds the lake's lock: every load
+ * under this database's prefix still running is such a leftover.
+ */
+async function awaitLeftoverLoads(
+  node: { url: string },
+  client: ClickHouseClient,
+  db: string,
+): Promise<void> {
+  const prefix = loadQueryPrefix(db);
+  const deadline = Date.now() + LEFTOVER_WAIT_MS;
+  for (;;) {
+    const [running] = await query<{ id: string; loads: string }>(
+      client,
+      `SELECT any(initial_query_id) AS id, count() AS loads FROM system.processes
+       WHERE substring(initial_query_id, 1, ${prefix.length}) = ${sqlText(prefix)}`,
+    );
+    if (running === undefined || running.loads === '0') return;
+    if (Date.now() > deadline)
+      throw new ClickHouseBehind(
+        `ClickHouse at ${node.url} is still running an insert that a stopped writer left (query ${running.id}) after ${LEFTOVER_WAIT_MS / 1000} s: let it finish (or restart that node), then run \`txlake clickhouse sync\``,
+      );
+    await pause(100);
+  }
 }
 
 /** Bring tables created by an earlier txlake up to the columns it did not know (tables.ts, ADDED_COLUMNS). */
@@ -405,6 +483,7 @@ async function loadFile(
       await node.client.command({ query: `ALTER TABLE ${db}.transactions_local DROP PARTITION ${key}` });
       node.files.delete(key);
     });
+  faultPoint('clickhouse-file-loading');
   const entry = nodes[0] as Node;
   await onNode(entry, `loading ${file.path}`, async () => {
     if (rows > 0)
@@ -415,6 +494,7 @@ async function loadFile(
         columns: [...TRANSACTION_COLUMNS],
         // Every shard has its rows when the insert returns, or the insert fails: no queue to wait for.
         clickhouse_settings: { insert_distributed_sync: 1 },
+        query_id: `${loadQueryPrefix(db)}${key}-${Date.now()}`,
       });
     const [counted] = await query<{ rows: string }>(
       entry.client,
@@ -425,6 +505,7 @@ async function loadFile(
         `the cluster holds ${counted?.rows} rows of ${file.path} after loading ${rows}`,
       );
   });
+  faultPoint('clickhouse-file-inserted');
   for (const node of nodes) {
     await onNode(node, `recording that ${file.path} is loaded`, () =>
       node.client.command({
@@ -432,6 +513,7 @@ async function loadFile(
       }),
     );
     node.files.add(key);
+    faultPoint('clickhouse-file-recorded');
   }
   return rows;
 }
@@ -492,7 +574,8 @@ async function publishSnapshot(
   const db = config.database;
   const id = sqlCount(manifest.id);
   const mode = manifest.operation === 'ingest' ? manifest.mode : '';
-  await onNode(node, `copying snapshot ${manifest.id}`, async () => {
+  const doing = `copying snapshot ${manifest.id}`;
+  await onNode(node, doing, async () => {
     // What an earlier, interrupted copy of this snapshot left goes first.
     if (!again) {
       await node.client.command({ query: `ALTER TABLE ${db}.snapshot_files DROP PARTITION ${id}` });
@@ -511,6 +594,9 @@ async function publishSnapshot(
         format: 'TabSeparated',
         columns: [...DAILY_SUM_COLUMNS],
       });
+  });
+  faultPoint('clickhouse-sums-written');
+  await onNode(node, doing, async () => {
     if (again) await node.client.command({ query: `ALTER TABLE ${db}.snapshots DROP PARTITION ${id}` });
     await node.client.command({
       query: `INSERT INTO ${db}.snapshots (snapshot, manifest_sha256, created, operation, rows, published, mode) VALUES (${id}, ${sqlText(manifestSha256)}, ${sqlText(manifest.created)}, ${sqlText(manifest.operation)}, ${sqlCount(manifest.rows)}, now(), ${sqlText(mode)})`,

@@ -127,18 +127,13 @@ export function registerClickHouse(program: Command): void {
   ).action(async (flags: ClickHouseFlags & { lake?: string; json?: boolean }) => {
     const config = requireConfig(await clickHouseConfigOf(flags));
     const { clickHouseStatus } = await import('../../backends/clickhouse/status.js');
-    const nodes = await clickHouseStatus(config);
     const lakeDir = flags.lake ?? process.env.TXLAKE_LAKE;
-    let lakeCurrent: number | null | undefined;
-    if (lakeDir !== undefined) {
-      const { inspectLake, lakeProblemError } = await import('../../lake/lake-state.js');
-      const state = await inspectLake(new LakeLayout(resolveLakeDir(lakeDir)));
-      if (state.problem) throw lakeProblemError(state);
-      lakeCurrent = state.currentId;
-    }
-    const behind = nodes.filter(
-      (node) => node.problem !== null || (lakeCurrent !== undefined && node.served !== lakeCurrent),
-    );
+    const { readLakeCopy } = await import('../../backends/clickhouse/lake-copy.js');
+    const lake =
+      lakeDir === undefined ? undefined : await readLakeCopy(new LakeLayout(resolveLakeDir(lakeDir)));
+    const nodes = await clickHouseStatus(config, lake);
+    const lakeCurrent = lake?.current;
+    const behind = nodes.filter((node) => node.problem !== null || (node.behind ?? null) !== null);
     if (flags.json) {
       process.stdout.write(
         `${JSON.stringify({ lake_current: lakeCurrent ?? null, up_to_date: behind.length === 0, nodes })}\n`,
@@ -148,12 +143,12 @@ export function registerClickHouse(program: Command): void {
         process.stdout.write(
           node.problem
             ? `${node.url}: ${node.problem}\n`
-            : `${node.url}: shard ${node.shard ?? '?'}, serves ${node.served === null ? 'no snapshot yet' : `snapshot ${node.served}`}, holds ${node.snapshots.length === 0 ? 'no snapshots' : `snapshots ${node.snapshots.join(', ')}`} (${node.rows} rows of its shard in ${node.files} files)\n`,
+            : `${node.url}: shard ${node.shard ?? '?'}, serves ${node.served === null ? 'no snapshot yet' : `snapshot ${node.served}`}, holds ${node.snapshots.length === 0 ? 'no snapshots' : `snapshots ${node.snapshots.join(', ')}`} (${node.rows} rows of its shard in ${node.files} files)${node.behind ? `; behind: ${node.behind}` : ''}\n`,
         );
       if (lakeCurrent !== undefined)
         process.stdout.write(
           behind.length === 0
-            ? `up to date: ClickHouse serves the lake's current snapshot ${lakeCurrent ?? '(none yet)'}\n`
+            ? `up to date: ClickHouse serves the lake's current snapshot ${lakeCurrent ?? '(none yet)'} and holds its retained snapshots, nothing else\n`
             : `behind: the lake's current snapshot is ${lakeCurrent ?? '(none yet)'}; run \`txlake clickhouse sync\`\n`,
         );
     }
