@@ -11,11 +11,17 @@ import { assertBuilt, ingest, REPO_ROOT, runTxlake, TempDirs } from '../helpers/
 import { type FuzzRequest, type Known, type RequestOptions, requestArbitrary } from './http-arbitraries.js';
 import { describeRequest, type Exchange, exchange, type RawRequest, type RawResponse } from './raw-http.js';
 
-/** How many requests per backend (`TXLAKE_FUZZ_RUNS` for a longer run), and the seed (`TXLAKE_FUZZ_SEED`). */
-export function fuzzParameters(defaultRuns: number): { numRuns: number; seed: number; path?: string } {
-  const runs = Number(process.env.TXLAKE_FUZZ_RUNS ?? defaultRuns);
+/**
+ * The run's size and seed: `runsVariable` (TXLAKE_FUZZ_RUNS for requests per backend, TXLAKE_FUZZ_CSV_RUNS for
+ * CSV cases) or the default, TXLAKE_FUZZ_SEED or a new seed, and TXLAKE_FUZZ_PATH to replay one failure.
+ */
+export function fuzzParameters(
+  defaultRuns: number,
+  runsVariable = 'TXLAKE_FUZZ_RUNS',
+): { numRuns: number; seed: number; path?: string } {
+  const runs = Number(process.env[runsVariable] ?? defaultRuns);
   const seed = Number(process.env.TXLAKE_FUZZ_SEED ?? Date.now() % 2 ** 31);
-  if (!Number.isSafeInteger(runs) || runs < 1) throw new Error('TXLAKE_FUZZ_RUNS must be a positive integer');
+  if (!Number.isSafeInteger(runs) || runs < 1) throw new Error(`${runsVariable} must be a positive integer`);
   if (!Number.isSafeInteger(seed)) throw new Error('TXLAKE_FUZZ_SEED must be an integer');
   const replay = process.env.TXLAKE_FUZZ_PATH;
   return { numRuns: runs, seed, ...(replay ? { path: replay } : {}) };
