@@ -21,6 +21,7 @@ import { AnswerCache } from './answer-cache.js';
 import { v1Routes } from './api/v1/routes.js';
 import { sendBackendUnavailable, sendProblem } from './api/v2/problems.js';
 import { v2Routes } from './api/v2/routes.js';
+import { answerExpectContinue } from './expect-continue.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { healthRoutes } from './routes/health.js';
@@ -89,6 +90,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       reply.code(400).send({ error: param ? `${param} must be an integer` : error.message });
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  answerExpectContinue(app.server);
 
   app.decorate('store', options.store);
   app.decorateRequest('apiKeyName', null);

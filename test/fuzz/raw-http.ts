@@ -18,6 +18,8 @@ export interface RawRequest {
   lineEnd: '\r\n' | '\n';
   /** Whether the client half-closes its side once the request is sent (the server then sees EOF). */
   halfClose: boolean;
+  /** How many times the request is sent back to back on the connection (pipelining); 1 unless given. */
+  copies?: number;
 }
 
 export function serialize(request: RawRequest): Buffer {
@@ -27,7 +29,8 @@ export function serialize(request: RawRequest): Buffer {
       ? `${request.method} ${request.target}`
       : `${request.method} ${request.target} ${request.version}`;
   const head = `${line}${eol}${request.headers.map(([name, value]) => `${name}: ${value}${eol}`).join('')}${eol}`;
-  return Buffer.concat([Buffer.from(head, 'utf8'), request.body]);
+  const one = Buffer.concat([Buffer.from(head, 'utf8'), request.body]);
+  return Buffer.concat(Array.from({ length: request.copies ?? 1 }, () => one));
 }
 
 /** A short, readable account of a request for an assertion message (long parts elided). */
@@ -41,7 +44,7 @@ export function describeRequest(request: RawRequest): string {
     `${clip(request.method)} ${clip(request.target)} ${request.version}`,
     ...headers.map(([n, v]) => `  ${JSON.stringify(clip(n))}: ${JSON.stringify(clip(v))}`),
     `  body: ${request.body.length} bytes${request.body.length ? ` ${JSON.stringify(clip(request.body.toString('latin1')))}` : ''}`,
-    `  line ends ${JSON.stringify(request.lineEnd)}, ${request.halfClose ? 'half-closed' : 'kept open'}`,
+    `  line ends ${JSON.stringify(request.lineEnd)}, ${request.halfClose ? 'half-closed' : 'kept open'}, sent ${request.copies ?? 1} time(s)`,
   ].join('\n');
 }
 
@@ -69,12 +72,12 @@ export interface Exchange {
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /**
- * Parse the answers in `bytes`: `noBodyFirst` for a HEAD request (its answer has no body whatever its length
- * says). Answers after the first are read as answers to GET (Node answers garbage after a request with 400).
+ * Parse the answers in `bytes`: the first `headAnswers` answer HEAD requests (no body, whatever their length
+ * says); later ones are read as answers to GET (Node answers garbage after a request with 400).
  */
 export function parseResponses(
   bytes: Buffer,
-  noBodyFirst: boolean,
+  headAnswers: number,
   atEof: boolean,
 ): { responses: RawResponse[]; rest: Buffer } {
   const responses: RawResponse[] = [];
@@ -101,7 +104,7 @@ export function parseResponses(
       at = bodyStart; // an interim answer (100 Continue): the real one follows
       continue;
     }
-    const noBody = (responses.length === 0 && noBodyFirst) || status === 204 || status === 304;
+    const noBody = responses.length < headAnswers || status === 204 || status === 304;
     let body: Buffer;
     if (noBody) {
       body = Buffer.alloc(0);
@@ -156,11 +159,12 @@ export interface SendOptions {
 
 /**
  * Send `request` on a new connection to 127.0.0.1:port. A half-closing request reads until the server
- * closes; one kept open settles at its first complete answer (then the client closes).
+ * closes; one kept open settles once every copy is answered (then the client closes), or at a close.
  */
 export function exchange(port: number, request: RawRequest, options: SendOptions): Promise<Exchange> {
   const bytes = serialize(request);
-  const noBodyFirst = request.method === 'HEAD';
+  const copies = request.copies ?? 1;
+  const headAnswers = request.method === 'HEAD' ? copies : 0;
   return new Promise((resolve) => {
     const started = Date.now();
     const received: Buffer[] = [];
@@ -175,7 +179,7 @@ export function exchange(port: number, request: RawRequest, options: SendOptions
       const all = Buffer.concat(received);
       let parsed: { responses: RawResponse[]; rest: Buffer };
       try {
-        parsed = parseResponses(all, noBodyFirst, closedByServer);
+        parsed = parseResponses(all, headAnswers, closedByServer);
       } catch (parseError) {
         error = `unparsable answer: ${String(parseError)}`;
         parsed = { responses: [], rest: all };
@@ -198,8 +202,9 @@ export function exchange(port: number, request: RawRequest, options: SendOptions
       received.push(chunk);
       if (!request.halfClose) {
         try {
-          if (parseResponses(Buffer.concat(received), noBodyFirst, false).responses.length > 0)
+          if (parseResponses(Buffer.concat(received), headAnswers, false).responses.length >= copies) {
             finish(false, false);
+          }
         } catch {
           finish(false, false); // unparsable: reported by finish's own parse
         }
