@@ -3,7 +3,7 @@
 // only of well-formed parts is `clean`: it must be answered, not merely dropped.
 
 import fc from 'fast-check';
-import type { RawRequest } from './raw-http.js';
+import { type RawRequest, serialize } from './raw-http.js';
 
 /** Values taken from the served data, so that generated requests also reach real answers. */
 export interface Known {
@@ -815,6 +815,7 @@ export function requestArbitrary(known: Known, options: RequestOptions = {}): fc
         odd(fc.constant('\n' as const)),
       ),
       halfClose: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, fc.constant(true)),
+      copies: fc.oneof({ weight: 8, arbitrary: fc.constant(1) }, fc.constantFrom(2, 3)),
     })
     .map((r) => {
       const headers = [...r.host.value, ...extra, ...r.headers, ...r.body.headers];
@@ -827,10 +828,20 @@ export function requestArbitrary(known: Known, options: RequestOptions = {}): fc
         lineEnd: r.lineEnd.value,
         // a request that declares more than it sends ends only with the client's close
         halfClose: r.halfClose || r.body.incomplete,
+        // Pipelined copies of a request that declares more than it sends would be read as its body; after an
+        // Upgrade request Node parses nothing more on the connection (RFC 9110 §7.8: the client must wait for
+        // the answer before it sends another), so the copy would wait for the keep-alive timeout; after
+        // `Connection: close` a client sends nothing more (RFC 9112 §9.6), and Node refuses what follows.
+        copies:
+          r.body.incomplete || headers.some((h) => /^(upgrade|connection)$/i.test(h.line[0])) ? 1 : r.copies,
       };
       const isClean =
         r.method.clean &&
         r.path.clean &&
+        // raw spaces, controls and non-ASCII are not a request target (RFC 9112 §3.2): Node's parser refuses them
+        /^[\x21-\x7e]*$/.test(request.target) &&
+        // a head over Node's 16 KiB limit is refused (431) and the connection closed
+        serialize({ ...request, body: Buffer.alloc(0), copies: 1 }).length < 16_000 &&
         r.query.clean &&
         r.version.clean &&
         r.host.clean &&

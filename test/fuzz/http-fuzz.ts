@@ -77,7 +77,7 @@ function escapeRegExp(text: string): string {
 }
 
 /** Problems with one answer to `request`; empty when it keeps every promise. */
-export function answerProblems(request: RawRequest, response: RawResponse, first: boolean): string[] {
+export function answerProblems(request: RawRequest, response: RawResponse, toHead: boolean): string[] {
   const problems: string[] = [];
   const status = response.status;
   if (status >= 500 && status !== 501) problems.push(`status ${status}`);
@@ -90,8 +90,7 @@ export function answerProblems(request: RawRequest, response: RawResponse, first
     if (found && !sent.includes(found[0].trim()))
       problems.push(`${what} in the body (${JSON.stringify(found[0])})`);
   }
-  if (first && request.method === 'HEAD' && response.body.length > 0)
-    problems.push('a body on an answer to HEAD');
+  if (toHead && response.body.length > 0) problems.push('a body on an answer to HEAD');
   const type = response.headers['content-type'] ?? '';
   if (/ndjson/.test(type)) {
     body
@@ -132,14 +131,22 @@ export function exchangeProblems(fuzz: FuzzRequest, result: Exchange): string[] 
   if (result.timedOut) problems.push(`neither an answer nor a close within ${ANSWER_BOUND_MS} ms`);
   if (result.error) problems.push(result.error);
   // Node takes a client's half-close for an abort (httpAllowHalfOpen is off): an answer not yet written is
-  // dropped with the connection. Only a request kept open must be answered.
-  if (fuzz.clean && !fuzz.request.halfClose && result.responses.length === 0) {
+  // dropped with the connection. Only a request kept open must be answered: every copy of it, unless an
+  // answer closes the connection (`Connection: close`), as HTTP/1.1 lets a server do.
+  const copies = fuzz.request.copies ?? 1;
+  const closing = result.responses.findIndex((r) => /\bclose\b/i.test(r.headers.connection ?? ''));
+  const owed = closing < 0 ? copies : Math.min(copies, closing + 1);
+  if (fuzz.clean && !fuzz.request.halfClose && result.responses.length < owed) {
     problems.push(
-      `a well-formed request closed without an answer (${result.closedByServer ? 'closed' : 'open'})`,
+      `a well-formed request sent ${copies} time(s) got ${result.responses.length} answer(s) (${result.closedByServer ? 'closed' : 'open'})`,
     );
   }
   result.responses.forEach((response, i) => {
-    for (const p of answerProblems(fuzz.request, response, i === 0))
+    for (const p of answerProblems(
+      fuzz.request,
+      response,
+      fuzz.request.method === 'HEAD' && i < (fuzz.request.copies ?? 1),
+    ))
       problems.push(`answer ${i + 1} (${response.status}): ${p}`);
   });
   return problems;
