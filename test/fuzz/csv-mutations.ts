@@ -38,6 +38,8 @@ export interface CsvCase {
   encoding: Encoding;
   /** Rejected rows allowed before the ingest is refused: the CLI's default (0.01), or all. */
   maxRejectRate: 'default' | '1';
+  /** The file named on the command line, or piped to `ingest -`. */
+  via: 'file' | 'stdin';
 }
 
 const HOSTILE_VALUES = [
@@ -184,6 +186,7 @@ export const caseArbitrary: fc.Arbitrary<CsvCase> = fc.record({
     fc.constantFrom<Encoding>('latin1', 'utf16le', 'utf16be', 'utf16le-bom', 'gzip', 'gzip-cut'),
   ),
   maxRejectRate: fc.constantFrom('default', '1'),
+  via: fc.oneof({ weight: 4, arbitrary: fc.constant<'file'>('file') }, fc.constant<'stdin'>('stdin')),
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -432,5 +435,5 @@ export function describeCase(c: CsvCase): string {
     const text = JSON.stringify(value);
     return text.length > 300 ? `${text.slice(0, 280)}…` : text;
   };
-  return `${c.mutations.map(clip).join(' then ')}; encoding ${c.encoding}; --max-reject-rate ${c.maxRejectRate}`;
+  return `${c.mutations.map(clip).join(' then ')}; encoding ${c.encoding}; --max-reject-rate ${c.maxRejectRate}; ${c.via === 'stdin' ? 'piped to ingest -' : 'named'}`;
 }

@@ -235,8 +235,11 @@ async function runCase(c: CsvCase, dir: string): Promise<string[]> {
   await Promise.all(
     [fresh, appended].map(async (lake) => {
       const before = lakeState(lake);
-      const args = ['ingest', file, '--lake', lake, '--json', ...rate];
-      const result = await runTxlake(args, { timeoutMs: 60_000 });
+      const args = ['ingest', c.via === 'stdin' ? '-' : file, '--lake', lake, '--json', ...rate];
+      const result = await runTxlake(args, {
+        timeoutMs: 60_000,
+        ...(c.via === 'stdin' ? { input: bytes } : {}),
+      });
       const after = lakeState(lake);
       const found = ingestProblems(result, before, after, lines);
       const oracle = oracleView(bytes, gzip);
