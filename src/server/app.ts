@@ -26,6 +26,7 @@ import { v2Routes } from './api/v2/routes.js';
 import { UNMATCHED_ROUTE } from './metrics/request-durations.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { addAuthentication } from './plugins/auth.js';
+import { answerExpectContinue } from './expect-continue.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
 import { metricsPlugin, requestTimingPlugin, timedAsUnmatched } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
@@ -105,6 +106,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       unmatched(request.method, reply.statusCode, reply.elapsedTime);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  answerExpectContinue(app.server);
 
   app.decorate('store', options.store);
   app.decorateRequest('apiKeyName', null);
