@@ -373,6 +373,13 @@ describe('the last ingest', () => {
     const damaged = await scrape();
     expect(familiesWithSamples(damaged).has('txlake_last_ingest_result')).toBe(false);
     expect(familiesWithSamples(damaged).has('txlake_snapshot_id')).toBe(true);
+    // The warning reaches the server's stdout through a pipe: allow it a moment.
+    for (
+      let waited = 0;
+      waited < 2_000 && !server.stdout().includes('last-ingest.json is not a record');
+      waited += 50
+    )
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(server.stdout()).toContain('_txlake/last-ingest.json is not a record txlake wrote');
     await fs.rm(record);
     expect(familiesWithSamples(await scrape()).has('txlake_last_ingest_read_rows')).toBe(false);
