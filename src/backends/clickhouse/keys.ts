@@ -59,8 +59,10 @@ const NEVER_COPIED = new Set(['60', '81']);
 export class ClickHouseKeySource implements KeySource {
   readonly #clients;
   readonly #database: string;
+  readonly #urls: readonly string[];
 
   constructor(config: ClickHouseConfig) {
+    this.#urls = config.urls;
     this.#clients = config.urls.map((url) => ({ url, client: clientFor(url, READ_TIMEOUT_MS, config) }));
     this.#database = config.database;
   }
@@ -74,7 +76,9 @@ export class ClickHouseKeySource implements KeySource {
     let answered = 0;
     const failures: string[] = [];
     await Promise.all(
-      this.#clients.map(async ({ url, client }) => {
+      // Nodes are named by their place in TXLAKE_CLICKHOUSE_URL: the reason reaches /readyz, which anyone
+      // may read, and addresses are the operator's business (as the store's own problems).
+      this.#clients.map(async ({ client }, index) => {
         try {
           const result = await client.query({
             query: `SELECT generation, body FROM ${this.#database}.api_keys ORDER BY generation DESC LIMIT 1`,
@@ -92,7 +96,12 @@ export class ClickHouseKeySource implements KeySource {
             answered++;
             return;
           }
-          failures.push(`${url}: ${describeClickHouseError(error)}`);
+          const url = this.#urls[index] as string;
+          failures.push(
+            `node ${index + 1}: ${describeClickHouseError(error)
+              .replaceAll(url, `node ${index + 1}`)
+              .replaceAll(new URL(url).host, `node ${index + 1}`)}`,
+          );
         }
       }),
     );

@@ -42,7 +42,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const view = app.store.current();
       // Unknown API keys refuse every API request: not ready, whatever the snapshot.
       const keysProblem = app.access?.problem() ?? null;
-      const problem = keysProblem ?? app.store.problem();
+      const storeProblem = app.store.problem();
+      const problem =
+        keysProblem === null
+          ? storeProblem
+          : storeProblem === null
+            ? keysProblem
+            : `${storeProblem}; ${keysProblem}`;
       const why = problem === null ? {} : { problem };
       if (view === null) {
         return reply.code(503).send({ status: problem ? 'unavailable' : 'loading', snapshot: null, ...why });
