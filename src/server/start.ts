@@ -6,6 +6,7 @@ import { type BackendConfig, describeBackend, openStore } from '../backends/regi
 import type { StoreListener, TransactionStore } from '../backends/store.js';
 import { writerStatus } from './api/v1/native-writer.js';
 import { buildApp, DEFAULT_ANSWER_CACHE_BYTES } from './app.js';
+import { DEFAULT_MAX_CONNECTIONS, openFilesLimit, openFilesWarning } from './limits.js';
 
 export interface ServeOptions {
   backend: BackendConfig;
@@ -16,6 +17,12 @@ export interface ServeOptions {
   answerCacheBytes?: number;
   /** Listen before the first snapshot is loaded (default); cluster workers load first. */
   listenFirst?: boolean;
+  /** Connections held at once per process (default DEFAULT_MAX_CONNECTIONS). */
+  maxConnections?: number;
+  /** Requests a second per API key or client address; absent: no limit. */
+  rateLimit?: number;
+  /** Proxies whose X-Forwarded-For is believed; absent: none. */
+  trustProxy?: string;
 }
 
 export interface RunningServer {
@@ -69,8 +76,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     store,
     version: options.version,
     ...(options.answerCacheBytes === undefined ? {} : { answerCacheBytes: options.answerCacheBytes }),
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] },
   });
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   app.log.info(
     {
       config: {
@@ -79,10 +90,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         port: options.port,
         answer_cache_bytes: options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES,
         answer_writer: writerStatus().writer,
+        max_connections: maxConnections,
+        rate_limit: options.rateLimit ?? null,
+        trust_proxy: options.trustProxy ?? null,
       },
     },
     'starting txlake server',
   );
+  const descriptors = openFilesWarning(maxConnections, openFilesLimit());
+  if (descriptors) app.log.warn(descriptors);
 
   const writer = writerStatus();
   if (writer.reason) app.log.warn({ reason: writer.reason }, 'answers are written by the JavaScript writer');
