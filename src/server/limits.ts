@@ -8,7 +8,10 @@ import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import { PROBLEM_TYPE, problemOf } from './api/v2/problems.js';
 
-/** The request line and headers together (Node's own default, stated so that `--max-http-header-size` cannot widen it). */
+/**
+ * The request's headers: Node counts the request target and every header's name and value (not the method,
+ * the version, the `: ` and line ends). Its default, stated so that `--max-http-header-size` cannot widen it.
+ */
 export const MAX_HEAD_BYTES = 16 * 1024;
 /** The request target (path and query); a longer one is 414 on every path. */
 export const MAX_URL_BYTES = 8 * 1024;
@@ -39,7 +42,8 @@ export function serverLimitOptions(): Pick<
     connectionTimeout: IDLE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
     http: {
-      maxHeaderSize: MAX_HEAD_BYTES,
+      // Node refuses a head whose count reaches its limit; SPEC §5 refuses one over 16 KiB.
+      maxHeaderSize: MAX_HEAD_BYTES + 1,
       headersTimeout: HEADERS_TIMEOUT_MS,
       connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
     },
@@ -62,7 +66,7 @@ function rawProblem(status: number, detail: string): string {
 
 const HEAD_TOO_LARGE = rawProblem(
   431,
-  `the request line and headers together are larger than ${MAX_HEAD_BYTES} bytes`,
+  `the request's headers (with its URL) are larger than ${MAX_HEAD_BYTES} bytes`,
 );
 const TOO_SLOW = rawProblem(
   408,
