@@ -1,7 +1,6 @@
 // The Fastify application: plugins, routes and the error contract (JSON everywhere, never a 500 for input).
 
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyError,
@@ -24,12 +23,21 @@ import { v1Routes } from './api/v1/routes.js';
 import { sendBackendUnavailable, sendProblem } from './api/v2/problems.js';
 import { v2Routes } from './api/v2/routes.js';
 import { answerExpectContinue } from './expect-continue.js';
+import {
+  capConnections,
+  DEFAULT_MAX_CONNECTIONS,
+  MAX_URL_BYTES,
+  serverLimitOptions,
+  URL_TOO_LONG_DETAIL,
+  urlTooLong,
+} from './limits.js';
 import { UNMATCHED_ROUTE } from './metrics/request-durations.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { addAuthentication } from './plugins/auth.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
 import { metricsPlugin, requestTimingPlugin, timedAsUnmatched } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
+import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { healthRoutes } from './routes/health.js';
 import { matchesIfNoneMatch, snapshotTag, unservedReason } from './snapshot-answers.js';
 
@@ -66,12 +74,24 @@ export interface AppOptions {
   lake?: string;
   /** prom-client's process metrics on /metrics (default true). */
   processMetrics?: boolean;
+  /** Connections held at once (default DEFAULT_MAX_CONNECTIONS); more are closed as they arrive. */
+  maxConnections?: number;
+  /** Requests a second per API key (per client address without keys); absent: no limit, no hook. */
+  rateLimit?: number;
+  /** Proxies whose X-Forwarded-For names the client (Fastify's `trustProxy` list); absent: none. */
+  trustProxy?: string;
 }
 
 /** Default answer cache: enough for the hot users and every merchant code of a large lake. */
 export const DEFAULT_ANSWER_CACHE_BYTES = 64 * 1024 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** 414 in v2's words (a problem) on v2 paths, in v1's (`{error}`) elsewhere. */
+function sendUrlTooLong(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.url.startsWith('/api/v2/')) sendProblem(reply, 414, URL_TOO_LONG_DETAIL);
+  else reply.code(414).send({ error: URL_TOO_LONG_DETAIL });
+}
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -83,13 +103,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     return503OnClosing: true,
-    // Ids of any length reach the handler, which answers [] for digits beyond INT64 (SPEC §4): no parameter
-    // can be longer than the request head Node accepts (16 KiB by default, `--max-http-header-size`).
-    routerOptions: { maxParamLength: http.maxHeaderSize },
+    ...serverLimitOptions(),
+    trustProxy: options.trustProxy ?? false,
+    // Ids of any length up to the URL limit reach the handler, which answers [] for digits beyond INT64
+    // (SPEC §4); a longer URL is 414 (SPEC §5), whatever it holds.
+    routerOptions: { maxParamLength: MAX_URL_BYTES },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      // Only `inject`, which has no head limit, can send a longer one: too long, whatever it holds.
-      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-        reply.code(414).send({ error: 'the URL is too long' });
+      // No request hook runs for these answers: the header it sets is set here.
+      reply.header('x-content-type-options', 'nosniff');
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || urlTooLong(request.url)) {
+        sendUrlTooLong(request, reply);
         return;
       }
       // A path Fastify cannot even decode (`%zz`) is still a client error in v1's own words, or v2's.
@@ -108,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   answerExpectContinue(app.server);
 
+  capConnections(app.server, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, app.log);
   app.decorate('store', options.store);
   app.decorateRequest('apiKeyName', null);
   app.decorate('access', options.access ?? null);
@@ -160,11 +184,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // A plain (not async) hook: it runs on every request, and a promise per request is measurable.
   app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
+    reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff');
+    // Every path, routed or not (SPEC §5); a reply sent here ends the request's hooks.
+    if (urlTooLong(request.url)) {
+      sendUrlTooLong(request, reply);
+      return;
+    }
     done();
   });
   // Next, before any other work (the rate limiter's count included), the caller's key is checked.
   if (options.access) addAuthentication(app, options.access);
+  // After the API-key hook (it reads request.apiKeyName); absent without --rate-limit, so free then.
+  if (options.rateLimit !== undefined) await app.register(rateLimitPlugin, { perSecond: options.rateLimit });
 
   app.setNotFoundHandler(timedAsUnmatched(metrics), (request, reply) => {
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });

@@ -7,6 +7,7 @@ import type { StoreListener, TransactionStore } from '../backends/store.js';
 import { AccessControl } from './access.js';
 import { writerStatus } from './api/v1/native-writer.js';
 import { buildApp, DEFAULT_ANSWER_CACHE_BYTES } from './app.js';
+import { DEFAULT_MAX_CONNECTIONS, openFilesLimit, openFilesWarning } from './limits.js';
 
 export interface ServeOptions {
   backend: BackendConfig;
@@ -19,6 +20,12 @@ export interface ServeOptions {
   listenFirst?: boolean;
   /** Require an API key even while none exists (a server listening beyond loopback: SPEC §5). */
   requireKeys?: boolean;
+  /** Connections held at once per process (default DEFAULT_MAX_CONNECTIONS). */
+  maxConnections?: number;
+  /** Requests a second per API key or client address; absent: no limit. */
+  rateLimit?: number;
+  /** Proxies whose X-Forwarded-For is believed; absent: none. */
+  trustProxy?: string;
 }
 
 export interface RunningServer {
@@ -81,8 +88,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     version: options.version,
     ...(options.answerCacheBytes === undefined ? {} : { answerCacheBytes: options.answerCacheBytes }),
     ...(options.backend.kind === 'embedded' ? { lake: options.backend.lake } : {}),
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] },
   });
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   app.log.info(
     {
       config: {
@@ -93,11 +104,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         answer_writer: writerStatus().writer,
         api_keys:
           keysProblem ?? (access.ring === null ? 'none: the API is open' : `${access.ring.size} active`),
+        max_connections: maxConnections,
+        rate_limit: options.rateLimit ?? null,
+        trust_proxy: options.trustProxy ?? null,
       },
     },
     'starting txlake server',
   );
   access.follow(app.log);
+  const descriptors = openFilesWarning(maxConnections, openFilesLimit());
+  if (descriptors) app.log.warn(descriptors);
 
   const writer = writerStatus();
   if (writer.reason) app.log.warn({ reason: writer.reason }, 'answers are written by the JavaScript writer');

@@ -219,18 +219,15 @@ describe('serve', () => {
   });
 
   // Over a real socket, where Node's 16 KiB limit on the request head applies (the request line included).
-  it.each([4_097, 8_000, 15_000])(
-    'an id of %i digits beyond the range → 200 [] on both routes',
-    async (length) => {
-      for (const route of ['transactions', 'netAmount']) {
-        const response = await live().get(`/api/v1/data/${route}/${'9'.repeat(length)}`);
-        expect(`${response.status} ${response.body}`, `${route}, ${length} digits`).toBe('200 []');
-      }
-    },
-  );
+  it.each([4_097, 8_000])('an id of %i digits beyond the range → 200 [] on both routes', async (length) => {
+    for (const route of ['transactions', 'netAmount']) {
+      const response = await live().get(`/api/v1/data/${route}/${'9'.repeat(length)}`);
+      expect(`${response.status} ${response.body}`, `${route}, ${length} digits`).toBe('200 []');
+    }
+  });
 
-  it('an id of 15,000 characters not all digits → 400 with the exact v1 body', async () => {
-    const id = `${'9'.repeat(7_500)}x${'9'.repeat(7_499)}`;
+  it('an id of 8,000 characters not all digits → 400 with the exact v1 body', async () => {
+    const id = `${'9'.repeat(4_000)}x${'9'.repeat(3_999)}`;
     const user = await live().get(`/api/v1/data/transactions/${id}`);
     expect(`${user.status} ${user.body}`).toBe('400 {"error":"userId must be an integer"}');
     const code = await live().get(`/api/v1/data/netAmount/${id}`);

@@ -7,10 +7,11 @@ import { TxlakeError } from '../../domain/errors.js';
 import type { ServeOptions } from '../../server/start.js';
 import { DEFAULTS, resolveHost, resolveLakeDir, resolvePort } from '../config.js';
 import { parseByteSize, parseIntegerFlag } from '../flags.js';
+import { resolveServeLimits, type ServeLimitFlags } from '../serve-limits.js';
 import { packageVersion } from '../version.js';
 import { addClickHouseOptions, type ClickHouseFlags, clickHouseConfigOf } from './clickhouse.js';
 
-interface ServeFlags extends ClickHouseFlags {
+interface ServeFlags extends ClickHouseFlags, ServeLimitFlags {
   backend?: string;
   lake?: string;
   host?: string;
@@ -104,6 +105,18 @@ export function registerServe(program: Command): void {
       '--allow-anonymous',
       'listen on a non-loopback address although no API key exists (anyone who reaches it reads every user)',
     )
+    .option(
+      '--rate-limit <n>',
+      'requests a second per API key (per client address without keys), bursts of n; beyond: 429 (env TXLAKE_RATE_LIMIT, default none)',
+    )
+    .option(
+      '--trust-proxy [proxies]',
+      'take the client address from X-Forwarded-For when the request comes from these proxies (comma-separated addresses or ranges; alone: loopback) (env TXLAKE_TRUST_PROXY)',
+    )
+    .option(
+      '--max-connections <n>',
+      'connections held at once per serving process; more are closed (env TXLAKE_MAX_CONNECTIONS, default 1024)',
+    )
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info');
   addClickHouseOptions(serve).action(async (flags: ServeFlags) => {
     const env = process.env;
@@ -123,6 +136,8 @@ export function registerServe(program: Command): void {
       version: packageVersion(),
       logLevel: flags.logLevel,
       ...(cacheText === undefined ? {} : { answerCacheBytes: parseByteSize('--answer-cache', cacheText) }),
+      // Each worker parses the same flags and environment: the limits hold per serving process.
+      ...resolveServeLimits(flags),
     };
     const { assertPortFree, isClusterWorker, leaveCluster, runClusterPrimary } = await import(
       '../../server/cluster.js'

@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { SHARED_PROBLEM_RESPONSES } from '../api/v2/schemas.js';
+import { DOCS_CSP, registerHtmlPageHeaders } from './security-headers.js';
 
 export const openApiPlugin = fp(async (app: FastifyInstance, options: { version: string }) => {
   await app.register(swagger, {
@@ -30,6 +31,10 @@ export const openApiPlugin = fp(async (app: FastifyInstance, options: { version:
       components: { responses: SHARED_PROBLEM_RESPONSES },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Swagger UI in a scope of its own, so that helmet's headers (and its cost) are on its pages alone.
+  await app.register(async (docs) => {
+    await registerHtmlPageHeaders(docs, DOCS_CSP);
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 });
