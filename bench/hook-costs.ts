@@ -12,6 +12,9 @@ import { performance } from 'node:perf_hooks';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { keyDigest, newApiKey } from '../src/domain/api-keys.js';
+import { AccessControl } from '../src/server/access.js';
+import { addAuthentication } from '../src/server/plugins/auth.js';
 import { rateLimitPlugin } from '../src/server/plugins/rate-limit.js';
 import { TokenBuckets } from '../src/server/token-bucket.js';
 
@@ -39,7 +42,27 @@ class TokenBucketStore {
   }
 }
 
-type Variant = { name: string; setup: (app: FastifyInstance) => Promise<void> };
+type Variant = {
+  name: string;
+  setup: (app: FastifyInstance) => Promise<void>;
+  /** Headers every request of the variant sends. */
+  headers?: Record<string, string>;
+};
+
+/** One active key among five, as a server reading a key file would hold them (SPEC §5). */
+const KEY = newApiKey();
+const keyFile = {
+  format: 1 as const,
+  generation: 1,
+  keys: [KEY, ...Array.from({ length: 4 }, () => newApiKey())].map((key, i) => ({
+    name: `k${i}`,
+    sha256: keyDigest(key).toString('hex'),
+    created: new Date().toISOString(),
+    created_by: { user: 'bench', host: 'bench' },
+    revoked: null,
+    revoked_by: null,
+  })),
+};
 
 const VARIANTS: Variant[] = [
   { name: 'bare route (x-request-id in a plain hook)', setup: async () => {} },
@@ -65,6 +88,25 @@ const VARIANTS: Variant[] = [
         store: TokenBucketStore as never,
       });
     },
+  },
+  {
+    name: '+ API key check (Bearer, 5 keys)',
+    headers: { authorization: `Bearer ${KEY}` },
+    setup: async (app) => {
+      app.decorateRequest('apiKeyName', null);
+      const access = new AccessControl({
+        read: async () => keyFile,
+        describe: () => 'bench',
+        close: async () => {},
+      });
+      await access.refresh();
+      addAuthentication(app, access);
+    },
+  },
+  {
+    name: '+ the same header, no key check (what the client sends)',
+    headers: { authorization: `Bearer ${KEY}` },
+    setup: async () => {},
   },
   {
     name: '+ @fastify/helmet on every route',
@@ -93,7 +135,7 @@ async function serve(variant: Variant): Promise<FastifyInstance> {
 }
 
 /** Requests answered in a run of `seconds`. */
-function autocannon(port: number, seconds: number): Promise<number> {
+function autocannon(port: number, seconds: number, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -104,6 +146,7 @@ function autocannon(port: number, seconds: number): Promise<number> {
         '16',
         '-d',
         String(seconds),
+        ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}=${value}`]),
         `http://127.0.0.1:${port}/api/v1/data/transactions/31373`,
       ],
       { stdio: ['ignore', 'pipe', 'ignore'] },
@@ -135,7 +178,7 @@ async function main(): Promise<void> {
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       const before = process.cpuUsage();
-      const requests = await autocannon(port, seconds);
+      const requests = await autocannon(port, seconds, variant.headers);
       const used = process.cpuUsage(before);
       cpuUs[i]?.push((used.user + used.system) / requests);
       await app.close();

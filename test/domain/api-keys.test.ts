@@ -83,5 +83,12 @@ describe('API keys', () => {
     for (const near of [`${first}x`, first.slice(0, -1), first.toUpperCase(), ` ${first}`, '', newApiKey()])
       expect(ring.authenticate(near)).toBeNull();
     expect(new KeyRing([]).authenticate(first)).toBeNull();
+    // Remembered keys: asked again, the same answer; a ring of a later key file (first revoked) does not
+    // remember what the earlier one verified.
+    expect(ring.authenticate(first)).toBe('k0');
+    const later = new KeyRing(keys.slice(1).map((key, i) => record(`k${i + 1}`, key)));
+    expect(later.authenticate(first)).toBeNull();
+    expect(later.authenticate(keys[1] as string)).toBe('k1');
+    for (const near of [`${first}x`, first.slice(0, -1)]) expect(ring.authenticate(near)).toBeNull();
   });
 });
