@@ -8,6 +8,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REJECTION_REASONS } from '../../src/domain/rejection.js';
 import { OracleFileError, oracleIngest, parseCsv } from '../helpers/oracle.js';
 import {
   assertBuilt,
@@ -24,18 +25,8 @@ import { fuzzParameters } from './http-fuzz.js';
 
 const SAMPLE = path.join(REPO_ROOT, 'examples', 'combined_transactions.csv');
 const REJECTS_HEADER = ['line', 'column', 'reason', 'message', 'value'];
-const REASONS = new Set([
-  'wrong_field_count',
-  'malformed_csv',
-  'invalid_utf8',
-  'line_too_long',
-  'empty',
-  'not_an_integer',
-  'out_of_range',
-  'unknown_transaction_type',
-  'unparsable_datetime',
-  'impossible_datetime',
-]);
+// The closed list of reasons the rejects file may name (docs/lake-format.md).
+const REASONS = new Set<string>(REJECTION_REASONS);
 
 const temp = new TempDirs();
 let baseLake = '';
