@@ -126,6 +126,9 @@ describe('txlake keys', () => {
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({ name: 'reporting', active: false });
     expect(list[0]).not.toHaveProperty('sha256');
+    const nowhere = await txlake(['keys', 'list', '--lake', path.join(dir, 'nowhere')]);
+    expect(nowhere.code).toBe(1);
+    expect(errorLine(nowhere)).toMatch(/there is no lake at/);
     const human = (await ok(['keys', 'list', '--lake', dir])).stdout;
     expect(human).toMatch(/^reporting\s+[0-9a-f]{12}\s+created .* revoked /);
   });

@@ -88,7 +88,14 @@ kept, in <lake>/_txlake/keys.json (removing that file opens the API again).`,
     .option('--json', 'print a JSON array')
     .action(async (flags: KeysFlags) => {
       const { readKeyFile } = await import('../../lake/keys.js');
-      const file = await readKeyFile(new LakeLayout(resolveLakeDir(flags.lake)));
+      const { lakeRootExists } = await import('../../lake/snapshots.js');
+      const layout = new LakeLayout(resolveLakeDir(flags.lake));
+      if (!(await lakeRootExists(layout)))
+        throw new TxlakeError(
+          'lake',
+          `there is no lake at ${layout.root} (no such directory); check --lake or TXLAKE_LAKE`,
+        );
+      const file = await readKeyFile(layout);
       const records = file?.keys ?? [];
       if (flags.json) {
         const listed = records.map(({ sha256: _digest, ...record }) => ({
