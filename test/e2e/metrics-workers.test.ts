@@ -2,12 +2,18 @@
 // the next), it answers for the whole server, every worker's requests added up; a killed worker is left out
 // (and counted as such) while the port keeps answering, and its replacement is added once it runs.
 
-import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvText, writeCsvFile } from '../helpers/csv-file.js';
+import { waitFor } from '../helpers/load.js';
 import { type Exposition, parseExposition, sampleValue } from '../helpers/prometheus.js';
-import { alive, childrenOf, type RunningServer, startServer } from '../helpers/server.js';
+import {
+  alive,
+  childrenOf,
+  httpGetOnNewConnection,
+  type RunningServer,
+  startServer,
+} from '../helpers/server.js';
 import { randomTransactions } from '../helpers/synthetic.js';
 import { assertBuilt, ingest, TempDirs } from '../helpers/txlake.js';
 
@@ -20,38 +26,10 @@ const USER = rows[0]?.user_id as string;
 const ROUTE = { route: '/api/v1/data/transactions/:userId', method: 'GET', status: '200' };
 const SCRAPES = { route: '/metrics', method: 'GET', status: '200' };
 
-/** GET on a connection of its own, so the primary hands each request to the next worker. */
-function getOnNewConnection(port: number, rawPath: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      { host: '127.0.0.1', port, path: rawPath, agent: false, headers: { connection: 'close' } },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-        );
-        response.on('error', reject);
-      },
-    );
-    request.setTimeout(15_000, () => request.destroy(new Error(`GET ${rawPath} timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
-}
-
 async function scrape(live: RunningServer): Promise<Exposition> {
-  const response = await getOnNewConnection(live.port, '/metrics');
+  const response = await httpGetOnNewConnection(live.port, '/metrics');
   expect(response.status, response.body).toBe(200);
   return parseExposition(response.body);
-}
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 beforeAll(async () => {
@@ -93,7 +71,7 @@ describe('serve --workers 2', () => {
     const requestsBefore = sampleValue(before, 'txlake_http_request_duration_seconds_count', ROUTE) ?? 0;
     const scrapesBefore = sampleValue(before, 'txlake_http_request_duration_seconds_count', SCRAPES) ?? 0;
     for (let i = 0; i < 20; i++)
-      expect((await getOnNewConnection(live.port, `/api/v1/data/transactions/${USER}`)).status).toBe(200);
+      expect((await httpGetOnNewConnection(live.port, `/api/v1/data/transactions/${USER}`)).status).toBe(200);
     // Several scrapes, each on its own connection, so both workers answer some: each tells the same total.
     for (let i = 0; i < 4; i++) {
       const after = await scrape(live);

@@ -3,13 +3,21 @@
 // keeps answering, SIGTERM stopping everything with exit 0, a taken port failing fast, and the serve
 // flags' usage errors (exit 2, one `error:` line).
 
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvText, writeCsvFile } from '../helpers/csv-file.js';
+import { waitFor } from '../helpers/load.js';
 import { oracleIngest, V1Oracle } from '../helpers/oracle.js';
-import { alive, childrenOf, freePort, mapLimit, type RunningServer, startServer } from '../helpers/server.js';
+import {
+  alive,
+  childrenOf,
+  freePort,
+  httpGetOnNewConnection,
+  mapLimit,
+  type RunningServer,
+  startServer,
+} from '../helpers/server.js';
 import { cornerCaseTransactions, randomTransactions } from '../helpers/synthetic.js';
 import { assertBuilt, describeRun, ingest, runTxlake, TempDirs } from '../helpers/txlake.js';
 
@@ -26,40 +34,6 @@ function loggedWorkers(stdout: string): number[] {
 
 function count(text: string, needle: string): number {
   return text.split(needle).length - 1;
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** GET on a connection of its own (so the primary hands each request to the next worker). */
-function getOnNewConnection(port: number, rawPath: string, requestId: string) {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const request = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: rawPath,
-        agent: false,
-        headers: { 'x-request-id': requestId, connection: 'close' },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-        );
-        response.on('error', reject);
-      },
-    );
-    request.setTimeout(15_000, () => request.destroy(new Error(`GET ${rawPath} timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
 }
 
 /** The pid that logged the request `requestId` (pino puts the pid on every line). */
@@ -81,7 +55,9 @@ async function probe(server: RunningServer, n: number): Promise<Set<number>> {
   for (let i = 0; i < n; i++) {
     const id = `probe-${++probes}`;
     ids.push(id);
-    const response = await getOnNewConnection(server.port, `/api/v1/data/transactions/${USER}`, id);
+    const response = await httpGetOnNewConnection(server.port, `/api/v1/data/transactions/${USER}`, {
+      'x-request-id': id,
+    });
     expect(`${response.status} ${response.body}`).toBe(`200 ${oracle.transactionsBody(USER)}`);
   }
   await waitFor(

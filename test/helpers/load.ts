@@ -5,11 +5,31 @@
 import type { AccessLogLine, RunningNginx } from './nginx.js';
 import type { HttpResponse, RunningServer } from './server.js';
 
-export async function waitFor(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
+/** Poll `condition` (every 50 ms) until it holds; fail naming `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Poll `probe` (every 100 ms) until it gives a value other than null, and return it. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | null>,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -47,9 +47,31 @@ export function httpGet(
   headers: Record<string, string> = {},
   method = 'GET',
 ): Promise<HttpResponse> {
+  return send(port, rawPath, headers, method, agent);
+}
+
+/**
+ * GET on a connection of its own, closed after the answer: the primary of `serve --workers` hands each
+ * connection to the next worker, so successive calls reach the workers in turn.
+ */
+export function httpGetOnNewConnection(
+  port: number,
+  rawPath: string,
+  headers: Record<string, string> = {},
+): Promise<HttpResponse> {
+  return send(port, rawPath, { ...headers, connection: 'close' }, 'GET', false);
+}
+
+function send(
+  port: number,
+  rawPath: string,
+  headers: Record<string, string>,
+  method: string,
+  via: http.Agent | false,
+): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const request = http.request(
-      { host: '127.0.0.1', port, path: rawPath, method, headers, agent },
+      { host: '127.0.0.1', port, path: rawPath, method, headers, agent: via },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -7,14 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawCsv, writeCsvFile } from '../helpers/csv-file.js';
-import {
-  assertBuilt,
-  describeRun,
-  errorLine,
-  type RunResult,
-  runTxlake,
-  TempDirs,
-} from '../helpers/txlake.js';
+import { assertBuilt, errorLine, runExpecting, runTxlake, TempDirs } from '../helpers/txlake.js';
 
 const temp = new TempDirs();
 const ERASED_USER = '8675309123';
@@ -31,15 +24,8 @@ interface Record {
   error?: string;
 }
 
-async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return runTxlake(args, { env });
-}
-
-async function ok(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  const result = await run(args, env);
-  if (result.code !== 0) throw new Error(describeRun(args, result));
-  return result;
-}
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runTxlake(args, { env });
+const ok = (args: string[], env: NodeJS.ProcessEnv = {}) => runExpecting(args, 0, { env });
 
 function records(lake: string): Record[] {
   return fs

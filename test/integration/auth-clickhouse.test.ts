@@ -6,15 +6,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseCluster } from '../helpers/clickhouse-cluster.js';
+import { waitFor } from '../helpers/load.js';
 import { type RunningServer, startServer } from '../helpers/server.js';
-import {
-  assertBuilt,
-  describeRun,
-  errorLine,
-  type RunResult,
-  runTxlake,
-  TempDirs,
-} from '../helpers/txlake.js';
+import { assertBuilt, errorLine, runExpecting, runTxlake, TempDirs } from '../helpers/txlake.js';
 
 const SAMPLE = path.resolve('examples/combined_transactions.csv');
 const HONOUR_BOUND_MS = 2_000;
@@ -25,19 +19,7 @@ let cluster: ClickHouseCluster;
 let lake = '';
 let server: RunningServer;
 
-async function ok(args: string[], env: NodeJS.ProcessEnv = cluster.env): Promise<RunResult> {
-  const result = await runTxlake(args, { env });
-  if (result.code !== 0) throw new Error(describeRun(args, result));
-  return result;
-}
-
-async function within(boundMs: number, check: () => Promise<boolean>, what: string): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > boundMs) throw new Error(`${what}: not within ${boundMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const ok = (args: string[], env: NodeJS.ProcessEnv = cluster.env) => runExpecting(args, 0, { env });
 
 const status = async (headers: Record<string, string> = {}) => (await server.get(ROUTE, headers)).status;
 
@@ -62,13 +44,13 @@ describe('API keys on ClickHouse', () => {
 
   it('honours a key created in the lake within 2 s, and its revocation', async () => {
     const key = (await ok(['keys', 'create', 'ch', '--lake', lake])).stdout.trim();
-    await within(HONOUR_BOUND_MS, async () => (await status()) === 401, 'keys required');
+    await waitFor('keys required', async () => (await status()) === 401, HONOUR_BOUND_MS);
     expect(await status({ authorization: `Bearer ${key}` })).toBe(200);
     await ok(['keys', 'revoke', 'ch', '--lake', lake]);
-    await within(
-      HONOUR_BOUND_MS,
-      async () => (await status({ authorization: `Bearer ${key}` })) === 401,
+    await waitFor(
       'revoked key refused',
+      async () => (await status({ authorization: `Bearer ${key}` })) === 401,
+      HONOUR_BOUND_MS,
     );
   });
 
@@ -77,10 +59,10 @@ describe('API keys on ClickHouse', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await status({ authorization: `Bearer ${key}` })).toBe(401);
     await ok(['clickhouse', 'sync', '--lake', lake]);
-    await within(
-      HONOUR_BOUND_MS,
-      async () => (await status({ authorization: `Bearer ${key}` })) === 200,
+    await waitFor(
       'synced key accepted',
+      async () => (await status({ authorization: `Bearer ${key}` })) === 200,
+      HONOUR_BOUND_MS,
     );
   });
 

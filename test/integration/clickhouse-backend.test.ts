@@ -15,6 +15,7 @@ import type { SnapshotInfo, SnapshotView } from '../../src/backends/store.js';
 import type { DailyMerchantSums } from '../../src/domain/transaction-batch.js';
 import { ClickHouseCluster } from '../helpers/clickhouse-cluster.js';
 import { csvText, type TxRow, writeCsvFile } from '../helpers/csv-file.js';
+import { eventually } from '../helpers/load.js';
 import { type OracleRow, oracleIngest, utcDay, V1Oracle } from '../helpers/oracle.js';
 import { type RunningServer, startServer } from '../helpers/server.js';
 import { cornerCaseTransactions, randomTransactions } from '../helpers/synthetic.js';
@@ -71,16 +72,6 @@ function txlake(args: string[], env: NodeJS.ProcessEnv = {}) {
 async function status(): Promise<{ lake_current: number | null; up_to_date: boolean; nodes: NodeStatus[] }> {
   const args = ['clickhouse', 'status', '--lake', lake, '--json'];
   return parseJsonOutput(args, await txlake(args));
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** A server on the ClickHouse backend without an answer cache: every answer below is ClickHouse's. */

@@ -26,6 +26,7 @@ import { LakeLayout } from '../../src/lake/layout.js';
 import { readManifest } from '../../src/lake/snapshots.js';
 import { ClickHouseCluster } from '../helpers/clickhouse-cluster.js';
 import { csvText, writeCsvFile } from '../helpers/csv-file.js';
+import { eventually } from '../helpers/load.js';
 import { type OracleRow, oracleIngest, V1Oracle } from '../helpers/oracle.js';
 import { httpGet, type RunningServer, startServer } from '../helpers/server.js';
 import { randomTransactions } from '../helpers/synthetic.js';
@@ -150,16 +151,6 @@ function newBatch(rows = 150, users = 20): { file: string; rows: OracleRow[] } {
   );
   const file = writeCsvFile(path.join(dir, `batch-${batches}.csv`), text);
   return { file, rows: oracleIngest(text).rows };
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ import {
   sqlCount,
   sqlInt64,
   sqlText,
+  withNodesNamed,
 } from './cluster.js';
 
 export interface ClickHouseStoreOptions {
@@ -313,17 +314,10 @@ export class ClickHouseStore implements TransactionStore {
     // log has them), so each is named by its place in TXLAKE_CLICKHOUSE_URL.
     // A node that failed and has not answered since: answers that need it are 503s until it is back.
     const failed = this.nodes.failure();
-    let problem =
+    const problem =
       this.refusal?.split('\n')[0] ??
       (failed === null ? null : `${failed}; answers that need it are 503 until it is back`);
-    if (problem === null) return null;
-    this.urls.forEach((url, index) => {
-      // The URL, then its host:port, as a connection error writes it ("connect ECONNREFUSED host:port").
-      problem = (problem as string)
-        .replaceAll(url, `node ${index + 1}`)
-        .replaceAll(new URL(url).host, `node ${index + 1}`);
-    });
-    return problem;
+    return problem === null ? null : withNodesNamed(problem, this.urls);
   }
 
   async follow(listener: StoreListener): Promise<void> {

@@ -172,6 +172,19 @@ export function isUnavailable(error: unknown): boolean {
   );
 }
 
+/**
+ * `text` with every node's address replaced by its place in TXLAKE_CLICKHOUSE_URL ("node 2"): what reaches
+ * /readyz, which anyone may read, names no address (the log has them). The URL first, then its host:port,
+ * as a connection error writes it ("connect ECONNREFUSED host:port").
+ */
+export function withNodesNamed(text: string, urls: readonly string[]): string {
+  return urls.reduce(
+    (named, url, index) =>
+      named.replaceAll(url, `node ${index + 1}`).replaceAll(new URL(url).host, `node ${index + 1}`),
+    text,
+  );
+}
+
 /** The first line of a ClickHouse error, without the server's stack. */
 export function describeClickHouseError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);

@@ -14,6 +14,7 @@ import {
   READ_TIMEOUT_MS,
   sqlText,
   WRITE_TIMEOUT_MS,
+  withNodesNamed,
 } from './cluster.js';
 
 export function keysTableStatement(database: string): string {
@@ -96,12 +97,7 @@ export class ClickHouseKeySource implements KeySource {
             answered++;
             return;
           }
-          const url = this.#urls[index] as string;
-          failures.push(
-            `node ${index + 1}: ${describeClickHouseError(error)
-              .replaceAll(url, `node ${index + 1}`)
-              .replaceAll(new URL(url).host, `node ${index + 1}`)}`,
-          );
+          failures.push(`node ${index + 1}: ${withNodesNamed(describeClickHouseError(error), this.#urls)}`);
         }
       }),
     );

@@ -17,7 +17,7 @@ const LAKE_HELP = `lake directory (env TXLAKE_LAKE, default ${DEFAULTS.lake})`;
 type KeysFlags = ClickHouseFlags & { lake?: string; json?: boolean };
 
 /** A short, harmless handle on a key: the start of its digest (which reveals nothing of the key). */
-function keyId(record: KeyRecord): string {
+function keyId(record: Pick<KeyRecord, 'sha256'>): string {
   return record.sha256.slice(0, 12);
 }
 
@@ -98,9 +98,9 @@ kept, in <lake>/_txlake/keys.json (removing that file opens the API again).`,
       const file = await readKeyFile(layout);
       const records = file?.keys ?? [];
       if (flags.json) {
-        const listed = records.map(({ sha256: _digest, ...record }) => ({
+        const listed = records.map(({ sha256, ...record }) => ({
           ...record,
-          id: keyId({ sha256: _digest } as KeyRecord),
+          id: keyId({ sha256 }),
           active: record.revoked === null,
         }));
         process.stdout.write(`${JSON.stringify(listed)}\n`);
