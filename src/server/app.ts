@@ -38,6 +38,7 @@ import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
 import { metricsPlugin, requestTimingPlugin, timedAsUnmatched } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
+import { explorerRoutes } from './routes/explorer.js';
 import { healthRoutes } from './routes/health.js';
 import { matchesIfNoneMatch, snapshotTag, unservedReason } from './snapshot-answers.js';
 
@@ -80,6 +81,8 @@ export interface AppOptions {
   rateLimit?: number;
   /** Proxies whose X-Forwarded-For names the client (Fastify's `trustProxy` list); absent: none. */
   trustProxy?: string;
+  /** The web explorer at `/` (default true); the API alone without. */
+  explorer?: boolean;
 }
 
 /** Default answer cache: enough for the hot users and every merchant code of a large lake. */
@@ -228,6 +231,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await guarded.register(metricsPlugin);
       await guarded.register(v1Routes, { prefix: '/api/v1' });
       await guarded.register(v2Routes, { prefix: '/api/v2' });
+      if (options.explorer ?? true) await guarded.register(explorerRoutes, {});
     },
   });
   return app;

@@ -26,6 +26,8 @@ export interface ServeOptions {
   rateLimit?: number;
   /** Proxies whose X-Forwarded-For is believed; absent: none. */
   trustProxy?: string;
+  /** The web explorer at `/` (default true). */
+  explorer?: boolean;
 }
 
 export interface RunningServer {
@@ -91,6 +93,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.explorer === undefined ? {} : { explorer: options.explorer }),
     logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] },
   });
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -107,6 +110,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         max_connections: maxConnections,
         rate_limit: options.rateLimit ?? null,
         trust_proxy: options.trustProxy ?? null,
+        explorer: options.explorer ?? true,
       },
     },
     'starting txlake server',

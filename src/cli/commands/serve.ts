@@ -22,6 +22,8 @@ interface ServeFlags extends ClickHouseFlags, ServeLimitFlags {
   indexMemory?: string;
   answerCache?: string;
   allowAnonymous?: boolean;
+  /** false with --no-explorer. */
+  explorer: boolean;
 }
 
 /** Serve until SIGTERM or SIGINT, then close gracefully. */
@@ -77,7 +79,9 @@ async function backendOf(flags: ServeFlags): Promise<ServeOptions['backend']> {
 export function registerServe(program: Command): void {
   const serve = program
     .command('serve')
-    .description('serve the lake over HTTP (API v1, OpenAPI at /openapi.json, docs at /docs)')
+    .description(
+      'serve the lake over HTTP (API v1 and v2, the web explorer at /, OpenAPI at /openapi.json, docs at /docs)',
+    )
     .option(
       '--backend <kind>',
       'embedded: the lake on this host; clickhouse: the ClickHouse copy of it, no lake needed (env TXLAKE_BACKEND, default embedded)',
@@ -117,6 +121,7 @@ export function registerServe(program: Command): void {
       '--max-connections <n>',
       'connections held at once per serving process; more are closed (env TXLAKE_MAX_CONNECTIONS, default 1024)',
     )
+    .option('--no-explorer', 'do not serve the web explorer at / (the API and its docs only)')
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info');
   addClickHouseOptions(serve).action(async (flags: ServeFlags) => {
     const env = process.env;
@@ -135,6 +140,7 @@ export function registerServe(program: Command): void {
       port: resolvePort(flags.port),
       version: packageVersion(),
       logLevel: flags.logLevel,
+      ...(flags.explorer ? {} : { explorer: false }),
       ...(cacheText === undefined ? {} : { answerCacheBytes: parseByteSize('--answer-cache', cacheText) }),
       // Each worker parses the same flags and environment: the limits hold per serving process.
       ...resolveServeLimits(flags),

@@ -57,6 +57,7 @@ export function registerStart(program: Command): void {
         [
           '',
           `txlake is serving ${path.resolve(lake)} — try:`,
+          `  ${base}/ in a browser: the explorer (a user's transactions, a merchant category's daily net)`,
           `  curl ${base}/api/v1/data/transactions/${exampleUser}`,
           `  curl ${base}/api/v1/data/netAmount/5732`,
           `  ${base}/docs in a browser: interactive API docs (OpenAPI at ${base}/openapi.json)`,
