@@ -27,11 +27,12 @@ function keyPrompt(): (why: KeyRequest) => Promise<string | null> {
   const input = form.elements.namedItem('key') as HTMLInputElement;
   const message = byId('key-message', HTMLElement);
   const cancel = byId('key-cancel', HTMLButtonElement);
-  const asking = message.textContent ?? '';
+  const asking = [...message.childNodes].map((node) => node.cloneNode(true));
   return (why) =>
     new Promise((resolve) => {
-      message.textContent =
-        why === 'refused' ? 'That key was refused: it is unknown or was revoked. Enter another one.' : asking;
+      if (why === 'refused')
+        message.textContent = 'That key was refused: it is unknown or was revoked. Enter another one.';
+      else message.replaceChildren(...asking.map((node) => node.cloneNode(true)));
       message.classList.toggle('refused', why === 'refused');
       input.value = '';
       const finish = (key: string | null) => {

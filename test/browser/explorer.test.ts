@@ -120,7 +120,8 @@ async function lookUpUser(page: Page, user: string): Promise<string> {
 async function shoot(page: Page, name: string): Promise<void> {
   if (screenshots === null) return;
   fs.mkdirSync(screenshots, { recursive: true });
-  await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
+  // The viewport at CSS pixels: what a reader sees first, small enough for the docs.
+  await page.screenshot({ path: path.join(screenshots, `${name}.png`), scale: 'css' });
 }
 
 const opened: WatchedPage[] = [];
@@ -312,20 +313,21 @@ describe('a user', () => {
     const code = filtered[0]?.merchant_type_code ?? 0;
     await page.locator('#user-form input[name="merchant"]').fill(String(code));
     await page.locator('#user-form input[name="merchant"]').press('Enter');
-    await settled(page, '#user-view');
     const byCode = await allRows(
       heavyUser,
       `&from=2023-02-01&to=2023-05-01&type=PurchaseActivity&merchant_type_code=${code}`,
     );
-    expect(await tableRows(page, '#user-table')).toEqual(byCode.map(expectedCells));
+    // The page answers in place (the fragment changes, the document stays): wait for the new rows.
+    await expect.poll(() => tableRows(page, '#user-table')).toEqual(byCode.map(expectedCells));
 
+    const status = page.locator('#user-view .status');
     await page.goto(`${origin}/#/users/${heavyUser}?from=2031-01-01`);
-    expect(await settled(page, '#user-view')).toBe(
-      `User ${heavyUser} has no transactions that match these filters in snapshot #2.`,
-    );
+    await expect
+      .poll(() => status.textContent())
+      .toBe(`User ${heavyUser} has no transactions that match these filters in snapshot #2.`);
     expect(await page.locator('#user-table').isVisible()).toBe(false);
     await page.goto(`${origin}/#/users/999999999`);
-    expect(await settled(page, '#user-view')).toBe('User 999999999 has no transactions in snapshot #2.');
+    await expect.poll(() => status.textContent()).toBe('User 999999999 has no transactions in snapshot #2.');
     expectClean(watch);
   });
 

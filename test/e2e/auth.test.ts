@@ -277,10 +277,30 @@ describe('a server with keys', () => {
     expect(opened, 'the exact key among the generated credentials').toBeGreaterThan(0);
   });
 
-  it('keeps the probes and the API description open', async () => {
+  it('keeps the probes, the API description and the explorer page (no data) open', async () => {
     for (const route of OPEN) {
       const response = await server.get(route);
       expect(response.status, route).toBe(200);
+    }
+    const page = await server.get('/');
+    expect(page.status).toBe(200);
+    const assets = [...page.body.matchAll(/(?:src|href)="(\/explorer\/[^"]+)"/g)].map((match) => match[1] ?? '');
+    expect(assets.length).toBeGreaterThan(0);
+    for (const asset of assets) expect((await server.get(asset)).status, asset).toBe(200);
+  });
+
+  it('opens no data through the explorer’s open prefix', async () => {
+    for (const route of [
+      '/explorer/../api/v2/snapshots',
+      '/explorer/%2e%2e/api/v2/snapshots',
+      '/explorer/..%2fapi/v2/snapshots',
+      '/explorer/../../package.json',
+      '/explorer/%2e%2e/%2e%2e/package.json',
+      '/explorer//etc/passwd',
+    ]) {
+      const response = await server.get(route);
+      expect([400, 403, 404], route).toContain(response.status);
+      expect(response.body, route).not.toMatch(/"data"|"name": ?"txlake"|root:/);
     }
   });
 
