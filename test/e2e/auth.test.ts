@@ -284,7 +284,9 @@ describe('a server with keys', () => {
     }
     const page = await server.get('/');
     expect(page.status).toBe(200);
-    const assets = [...page.body.matchAll(/(?:src|href)="(\/explorer\/[^"]+)"/g)].map((match) => match[1] ?? '');
+    const assets = [...page.body.matchAll(/(?:src|href)="(\/explorer\/[^"]+)"/g)].map(
+      (match) => match[1] ?? '',
+    );
     expect(assets.length).toBeGreaterThan(0);
     for (const asset of assets) expect((await server.get(asset)).status, asset).toBe(200);
   });

@@ -18,7 +18,10 @@ let assets: string[] = [];
 beforeAll(async () => {
   assertBuilt();
   const lake = path.join(temp.make(), 'lake');
-  await runExpecting(['ingest', path.join(REPO_ROOT, 'examples/combined_transactions.csv'), '--lake', lake], 0);
+  await runExpecting(
+    ['ingest', path.join(REPO_ROOT, 'examples/combined_transactions.csv'), '--lake', lake],
+    0,
+  );
   server = await startServer(lake);
   servers.push(server);
   const page = await server.get('/');
@@ -60,7 +63,13 @@ describe('the explorer’s files', () => {
     const post = await httpGet(server.port, '/', {}, 'POST');
     expect(post.status).toBe(405);
     expect(post.headers.allow).toContain('GET');
-    for (const route of ['/explorer/missing.js', '/explorer/', '/explorer', '/explorer/../package.json', '/index.html']) {
+    for (const route of [
+      '/explorer/missing.js',
+      '/explorer/',
+      '/explorer',
+      '/explorer/../package.json',
+      '/index.html',
+    ]) {
       const response = await server.get(route);
       expect([403, 404], route).toContain(response.status);
       expect(() => JSON.parse(response.body), route).not.toThrow();
@@ -78,7 +87,10 @@ describe('the explorer’s files', () => {
 
   it('serves the API alone with --no-explorer', async () => {
     const lake = path.join(temp.make(), 'lake');
-    await runExpecting(['ingest', path.join(REPO_ROOT, 'examples/combined_transactions.csv'), '--lake', lake], 0);
+    await runExpecting(
+      ['ingest', path.join(REPO_ROOT, 'examples/combined_transactions.csv'), '--lake', lake],
+      0,
+    );
     const bare = await startServer(lake, { extraArgs: ['--no-explorer'] });
     servers.push(bare);
     expect((await bare.get('/')).status).toBe(404);

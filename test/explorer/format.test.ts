@@ -82,7 +82,10 @@ describe('exact JSON', () => {
   it('reads cents and counts as bigint and leaves the rest as JSON.parse does', () => {
     const body = parseExactJson(
       '{"data":[{"user_id":31373,"datetime":"2023-03-25T11:31:26.215181Z","merchant_type_code":5310,"amount_cents":74995}],"snapshot":3}',
-    ) as { data: { user_id: unknown; amount_cents: unknown; merchant_type_code: unknown }[]; snapshot: unknown };
+    ) as {
+      data: { user_id: unknown; amount_cents: unknown; merchant_type_code: unknown }[];
+      snapshot: unknown;
+    };
     expect(body.data[0]?.user_id).toBe(31373n);
     expect(body.data[0]?.amount_cents).toBe(74995n);
     expect(body.data[0]?.merchant_type_code).toBe(5310);
@@ -90,7 +93,9 @@ describe('exact JSON', () => {
   });
 
   it('takes the source text where the engine hands it over (beyond 2^53), and refuses to round without it', () => {
-    expect(exactReviver('net_cents', 9007199254740992, { source: '9007199254740993' })).toBe(9007199254740993n);
+    expect(exactReviver('net_cents', 9007199254740992, { source: '9007199254740993' })).toBe(
+      9007199254740993n,
+    );
     expect(exactReviver('net_cents', 12, {})).toBe(12n);
     expect(() => exactReviver('net_cents', 9007199254740992)).toThrow(InexactNumber);
     expect(exactReviver('date', '2023-03-30')).toBe('2023-03-30');
@@ -120,13 +125,17 @@ describe('routes in the fragment', () => {
       fc.property(
         fc.constantFrom('users' as const, 'merchant-types' as const),
         fc.option(fc.stringMatching(/^[0-9]{1,19}$/), { nil: null }),
-        fc.dictionary(fc.constantFrom('from', 'to', 'type', 'limit', 'snapshot'), fc.string({ maxLength: 12 })),
+        fc.dictionary(
+          fc.constantFrom('from', 'to', 'type', 'limit', 'snapshot'),
+          fc.string({ maxLength: 12 }),
+        ),
         (view, subject, params) => {
           const hash = routeHash({ view, subject, query: new URLSearchParams(params) });
           const back = parseRoute(hash);
           expect(back.view).toBe(view);
           expect(back.subject).toBe(subject);
-          for (const [name, value] of Object.entries(params)) expect(back.query.get(name)).toBe(value === '' ? null : value);
+          for (const [name, value] of Object.entries(params))
+            expect(back.query.get(name)).toBe(value === '' ? null : value);
         },
       ),
     );
