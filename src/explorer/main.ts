@@ -45,7 +45,15 @@ function keyPrompt(): (why: KeyRequest) => Promise<string | null> {
       form.onsubmit = (event) => {
         event.preventDefault();
         const key = input.value.trim();
-        if (key !== '') finish(key);
+        // A header carries visible ASCII only: anything else cannot be a key, and fetch would throw on it.
+        if (!/^[\x21-\x7e]+$/.test(key)) {
+          message.textContent =
+            'An API key is made of letters, digits, “_” and “-” only (it starts with txl_).';
+          message.classList.add('refused');
+          input.select();
+          return;
+        }
+        finish(key);
       };
       cancel.onclick = () => finish(null);
       dialog.oncancel = (event) => {

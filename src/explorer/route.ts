@@ -17,12 +17,21 @@ const ROUTE = /^#?\/?(users|merchant-types)?(?:\/([^/?]*))?(?:\?(.*))?$/;
 export function parseRoute(hash: string): Route {
   const parts = ROUTE.exec(hash);
   if (!parts) return { view: 'users', subject: null, query: new URLSearchParams() };
-  const subject = parts[2] ? decodeURIComponent(parts[2]) : null;
+  const subject = parts[2] ? decodeOrKeep(parts[2]) : null;
   return {
     view: parts[1] === 'merchant-types' ? 'merchant-types' : 'users',
     subject: subject === '' ? null : subject,
     query: new URLSearchParams(parts[3] ?? ''),
   };
+}
+
+/** A fragment typed or pasted by hand may hold a broken escape (`%E0%A4`): kept as it is, then refused. */
+function decodeOrKeep(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 export function routeHash(route: Route): string {

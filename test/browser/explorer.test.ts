@@ -16,6 +16,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { merchantCategoryDescription } from '../../src/domain/merchant-categories.js';
 import { launchBrowser, openWatchedPage, type PageWatch, type WatchedPage } from '../helpers/browser.js';
+import { flipBytes } from '../helpers/damage.js';
 import { type RunningServer, startServer } from '../helpers/server.js';
 import { assertBuilt, runExpecting, TempDirs } from '../helpers/txlake.js';
 
@@ -236,6 +237,30 @@ describe('the page itself', () => {
   });
 });
 
+describe('a server that cannot answer yet', () => {
+  it('says so, keeps trying, and shows the answer once the server can give it', async () => {
+    const damagedLake = path.join(temp.make('txlake-explorer-damaged-'), 'lake');
+    fs.cpSync(lake, damagedLake, { recursive: true });
+    const data = fs
+      .readdirSync(damagedLake, { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.parquet') && !name.includes('_txlake'))
+      .map((name) => path.join(damagedLake, name));
+    const pristine = new Map(data.map((file) => [file, fs.readFileSync(file)]));
+    for (const file of data) await flipBytes(file);
+    const damaged = await startServer(damagedLake, { until: 'listening' });
+    servers.push(damaged);
+    const { page, watch } = await open(`#/users/${heavyUser}`, {}, damaged);
+    const notice = page.locator('#notice');
+    await expect
+      .poll(() => notice.textContent(), { timeout: 10_000 })
+      .toMatch(/^The server is not ready \(.+\); trying again in \d s…$/);
+    for (const [file, bytes] of pristine) fs.writeFileSync(file, bytes); // restored from a backup
+    await expect.poll(() => page.locator('#user-table tbody tr').count(), { timeout: 20_000 }).toBe(50);
+    expect(await notice.isVisible()).toBe(false);
+    expectClean(watch, /status of 503/);
+  });
+});
+
 describe('a user', () => {
   it('shows a page of the user’s transactions exactly as v2 answers them, with ISO 18245 descriptions', async () => {
     const { page, watch } = await open();
@@ -328,6 +353,21 @@ describe('a user', () => {
     expect(await page.locator('#user-table').isVisible()).toBe(false);
     await page.goto(`${origin}/#/users/999999999`);
     await expect.poll(() => status.textContent()).toBe('User 999999999 has no transactions in snapshot #2.');
+    expectClean(watch);
+  });
+
+  it('refuses a user id or code that is not digits, in words, without asking the server', async () => {
+    const { page, watch } = await open('#/users/%3Cscript%3Ealert(1)%3C%2Fscript%3E');
+    const problem = page.locator('#user-view .problem');
+    await expect.poll(() => problem.textContent()).toBe('A user id is digits only.');
+    await page.goto(`${origin}/#/merchant-types/%E0%A4%A`);
+    await expect
+      .poll(() => page.locator('#merchant-view .problem').textContent())
+      .toBe('A merchant code is digits only.');
+    expect(watch.requests.some((request) => /\/api\/v2\/(users|merchant-types)\//.test(request.url))).toBe(
+      false,
+    );
+    expect(await page.locator('script').count()).toBe(1); // the page's own, nothing injected
     expectClean(watch);
   });
 
@@ -629,7 +669,15 @@ describe('a server that needs an API key', () => {
     expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('key');
     await shoot(page, 'explorer-key-prompt');
 
-    await page.keyboard.type('txl_not-a-key');
+    // Not a key at all (a header cannot carry it): said at once, nothing sent.
+    const sent = watch.requests.length;
+    await page.keyboard.type('ключ');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#key-message').textContent()).toMatch(/letters, digits/);
+    expect(watch.requests.length).toBe(sent);
+    expect(await dialog.isVisible()).toBe(true);
+
+    await page.locator('#key-dialog input[name="key"]').fill('txl_not-a-key');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#key-message').textContent()).toMatch(/refused/);
     expect(await dialog.isVisible()).toBe(true);

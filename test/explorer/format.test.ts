@@ -113,6 +113,11 @@ describe('routes in the fragment', () => {
     expect(parseRoute('#/merchant-types').subject).toBeNull();
   });
 
+  it('keeps a broken escape as typed (the view then refuses it) rather than failing', () => {
+    expect(parseRoute('#/users/%E0%A4%A').subject).toBe('%E0%A4%A');
+    expect(parseRoute('#/merchant-types/%').subject).toBe('%');
+  });
+
   it('starts on the user view for an empty or unknown fragment', () => {
     for (const hash of ['', '#', '#/', '#/nowhere/1', '#%%']) {
       const route = parseRoute(hash);
