@@ -44,9 +44,9 @@ export class SnapshotBar {
 
   /** Show `snapshot` (or Latest) as chosen; a snapshot no longer retained gets an entry saying so. */
   choose(snapshot: string | null): void {
-    if (snapshot !== null && !this.known.has(Number(snapshot))) {
-      const missing = el('option', { value: snapshot }, `#${snapshot} (not retained)`);
-      this.select.append(missing);
+    const listed = [...this.select.options].some((option) => option.value === snapshot);
+    if (snapshot !== null && !listed) {
+      this.select.append(el('option', { value: snapshot }, `#${snapshot} (not retained)`));
     }
     this.select.value = snapshot ?? '';
   }

@@ -544,6 +544,9 @@ describe('time travel', () => {
     expect(await page.locator('#user-view .problem').textContent()).toMatch(/snapshot 99/);
     await expect.poll(() => page.locator('#snapshot-select').inputValue()).toBe('99');
     expect(await page.locator('#snapshot-select option:checked').textContent()).toBe('#99 (not retained)');
+    await page.locator('#user-form button[type="submit"]').click(); // the same lookup again
+    await settled(page, '#user-view');
+    expect(await page.locator('#snapshot-select option', { hasText: 'not retained' }).count()).toBe(1);
     expectClean(watch, /status of 404/);
   });
 });
