@@ -104,6 +104,24 @@ describe('nginx with deploy/nginx/txlake.conf in front of three txlake servers',
     }
   });
 
+  it('passes the web explorer through as the server sends it: page, assets, security headers', async () => {
+    const direct = servers[0] as RunningServer;
+    const page = await proxy().get('/');
+    expect(page.status).toBe(200);
+    expect(page.body).toBe((await direct.get('/')).body);
+    expect(page.headers['content-security-policy']).toContain("default-src 'none'");
+    const assets = [...page.body.matchAll(/(?:src|href)="(\/explorer\/[^"]+)"/g)].map(
+      (match) => match[1] ?? '',
+    );
+    expect(assets).toHaveLength(3);
+    for (const asset of assets) {
+      const [straight, through] = [await direct.get(asset), await proxy().get(asset)];
+      expect(through.status, asset).toBe(200);
+      expect(through.bytes.equals(straight.bytes), asset).toBe(true);
+      expect(through.headers['cache-control'], asset).toBe(straight.headers['cache-control']);
+    }
+  });
+
   it('gzips a large answer for a client that asks, with a weak ETag that still revalidates to 304', async () => {
     const zipped = await proxy().get(heavyUserPath, { 'accept-encoding': 'gzip' });
     expect(zipped.status).toBe(200);
