@@ -56,7 +56,8 @@ export function auditLakeOperations(program: Command): void {
     const detail: Record<string, unknown> = { lake: new LakeLayout(lake).root, ...options };
     // Positional arguments are recorded where they are not personal data: files and snapshot ids, key
     // names; an erased user's id is not (the record proves an erasure happened, not whose).
-    if (operation === 'ingest') detail.files = action.args.length > 0 ? action.args : [flags.input_file];
+    if (operation === 'ingest' && flags.watch !== undefined) detail.watch = flags.watch;
+    else if (operation === 'ingest') detail.files = action.args.length > 0 ? action.args : [flags.input_file];
     if (operation === 'rollback') detail.to = action.args[0];
     if (operation.startsWith('keys ')) detail.name = action.args[0];
     pending = { layout: new LakeLayout(lake), operation, detail };

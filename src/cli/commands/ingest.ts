@@ -21,6 +21,8 @@ interface IngestFlags {
   json?: boolean;
   rejects?: string;
   memoryLimit?: string;
+  watch?: string;
+  settle?: string;
 }
 
 function parseRate(text: string): number {
@@ -95,6 +97,14 @@ export function registerIngest(program: Command): void {
         '(env TXLAKE_MEMORY_LIMIT, default half of RAM, at most 4GB)',
     )
     .option('--json', 'print one JSON object summarizing the ingest')
+    .option(
+      '--watch <dir>',
+      'keep running: ingest each complete CSV file dropped into dir exactly once, then move it to dir/ingested/ (bad files: dir/rejected/)',
+    )
+    .option(
+      '--settle <time>',
+      'with --watch: a file unchanged this long is complete (e.g. 2s, 500ms; default 2s)',
+    )
     .addOption(new Option('--input_file <file>', "the old design's name for the input file").hideHelp())
     .addOption(new Option('--output_file <dir>', "the old design's name for --lake").hideHelp())
     .addHelpText(
@@ -104,18 +114,30 @@ Memory: the engine keeps its working memory (validated rows, sort buffers) withi
 the rest to <lake>/_txlake/staging/ (removed afterwards): a file much larger than memory needs about 1.5x its
 size in free disk space there. Peak RSS is about the limit plus a few hundred MB.
 
+Drop folder (--watch DIR): a file is complete when FILE.done appears beside it or it has not changed for
+--settle; names starting with "." or ending in .tmp or .part are never read (write there, then rename into
+DIR). Files complete together share one snapshot. Each commit is logged as a JSON line on stdout and
+recorded in the audit log; a bad file moves to DIR/rejected/ beside FILE.error. SIGTERM or Ctrl-C finishes
+the file in hand, then exits 0. Restarted, the watcher never ingests a committed file twice.
+
 Exit codes: 0 committed (or nothing to do), 2 file-level error or bad flag, 3 too many rejected rows (nothing committed).
 Examples:
   txlake ingest transactions.csv
+  txlake ingest --watch /data/incoming --lake /data/lake
   txlake ingest day1.csv.gz day2.csv.gz --json
   cat export.csv | txlake ingest - --max-reject-rate 0.05`,
     )
     .action(async (files: string[], flags: IngestFlags) => {
-      // Loaded on use, so that `--help` and other commands do not pay for the engine.
-      const { ingest, RejectRateExceeded } = await import('../../etl/ingest.js');
       const inputs = [...files, ...(flags.input_file ? [flags.input_file] : [])];
       const lake = resolveLakeDir(flags.lake ?? flags.output_file);
       const memoryLimitBytes = resolveIngestMemoryLimit(flags.memoryLimit);
+      if (flags.watch !== undefined) {
+        await watch(flags, inputs, lake, memoryLimitBytes);
+        return;
+      }
+      if (flags.settle !== undefined) throw new TxlakeError('usage', '--settle is for --watch');
+      // Loaded on use, so that `--help` and other commands do not pay for the engine.
+      const { ingest, RejectRateExceeded } = await import('../../etl/ingest.js');
       try {
         const result = await ingest({
           lake,
@@ -138,4 +160,34 @@ Examples:
         throw error;
       }
     });
+}
+
+/** `--watch DIR`: each file of the drop folder appended as it completes (ingest-watch.ts). */
+async function watch(
+  flags: IngestFlags,
+  inputs: string[],
+  lake: string,
+  memoryLimitBytes: number | undefined,
+): Promise<void> {
+  const refuse = (what: string) => {
+    throw new TxlakeError('usage', `--watch reads its files from the folder: ${what}`);
+  };
+  if (inputs.length > 0) refuse('name no files beside it');
+  if (flags.mode !== 'append') refuse('each file is appended (--mode replace is for a one-off ingest)');
+  if (flags.rejects !== undefined) refuse("each file's rejects go under the lake (--rejects names one file)");
+  if (flags.force) refuse('--force would ingest a file again after a restart');
+  if (flags.json) refuse('its log is JSON lines already (--json is for one ingest)');
+  const { DEFAULT_SETTLE_MS, parseSettle, watchDropFolder } = await import('./ingest-watch.js');
+  await watchDropFolder({
+    dir: flags.watch as string,
+    lake,
+    settleMs: flags.settle === undefined ? DEFAULT_SETTLE_MS : parseSettle(flags.settle),
+    ingest: {
+      mode: 'append',
+      maxRejectRate: parseRate(flags.maxRejectRate),
+      partitionBy: flags.partitionBy,
+      force: false,
+      ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
+    },
+  });
 }
