@@ -35,7 +35,7 @@ import { UNMATCHED_ROUTE } from './metrics/request-durations.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { addAuthentication } from './plugins/auth.js';
 import { methodNotAllowedPlugin } from './plugins/method-not-allowed.js';
-import { metricsPlugin, requestTimingPlugin, timedAsUnmatched } from './plugins/metrics.js';
+import { logAccess, metricsPlugin, requestTimingPlugin, timedAsUnmatched } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { explorerRoutes } from './routes/explorer.js';
@@ -104,7 +104,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // One access-log line per request (plugins/metrics.ts) instead of Fastify's two.
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     return503OnClosing: true,
     ...serverLimitOptions(),
     trustProxy: options.trustProxy ?? false,
@@ -112,8 +113,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // (SPEC §4); a longer URL is 414 (SPEC §5), whatever it holds.
     routerOptions: { maxParamLength: MAX_URL_BYTES },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      // No request hook runs for these answers: the header it sets is set here.
-      reply.header('x-content-type-options', 'nosniff');
+      // No request hook runs for these answers: the headers it sets are set here.
+      reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff');
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || urlTooLong(request.url)) {
         sendUrlTooLong(request, reply);
         return;
@@ -130,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       reply.code(400).send({ error: param ? `${param} must be an integer` : error.message });
       // No hook runs for what the router refused: timed here, as a request no route matched.
       unmatched(request.method, reply.statusCode, reply.elapsedTime);
+      logAccess(request, UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   answerExpectContinue(app.server);
@@ -200,7 +202,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // After the API-key hook (it reads request.apiKeyName); absent without --rate-limit, so free then.
   if (options.rateLimit !== undefined) await app.register(rateLimitPlugin, { perSecond: options.rateLimit });
 
-  app.setNotFoundHandler(timedAsUnmatched(metrics), (request, reply) => {
+  app.setNotFoundHandler(timedAsUnmatched(app), (request, reply) => {
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -8,6 +8,7 @@ import { AccessControl } from './access.js';
 import { writerStatus } from './api/v1/native-writer.js';
 import { buildApp, DEFAULT_ANSWER_CACHE_BYTES } from './app.js';
 import { DEFAULT_MAX_CONNECTIONS, openFilesLimit, openFilesWarning } from './limits.js';
+import { logDestination } from './log-destination.js';
 
 export interface ServeOptions {
   backend: BackendConfig;
@@ -81,6 +82,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   await access.refresh();
   const keysProblem = access.problem();
   const store = await openStore(options.backend);
+  const logs = logDestination();
   // The first snapshot starts loading now, while Fastify and its plugins are set up; the follower's
   // first check below shares this load (or retries it and logs why, should it have failed).
   void store.refresh().catch(() => false);
@@ -94,7 +96,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     ...(options.explorer === undefined ? {} : { explorer: options.explorer }),
-    logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] },
+    logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'], stream: logs },
   });
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   app.log.info(
@@ -162,6 +164,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await app.close(); // stops accepting, lets in-flight requests finish
       await store.close();
       await access.stop();
+      await logs.close();
     })();
     return stopping;
   };

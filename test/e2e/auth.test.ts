@@ -386,7 +386,7 @@ describe('a server with keys', () => {
     }
     await verbose.stop();
     const logs = verbose.stdout() + verbose.stderr();
-    expect(logs).toMatch(/request completed/);
+    expect(logs).toMatch(/"route":"\/api\/v1\/data\/transactions\/:userId","status":200/);
     expect(logs).not.toContain(valid);
     expect(logs).not.toContain(valid.slice(4));
     expect(logs).not.toContain(wrong);

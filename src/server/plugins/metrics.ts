@@ -5,7 +5,7 @@
 // not-found handlers, as route `unmatched` (`timedAsUnmatched`). The route itself comes after the OpenAPI
 // plugin, which documents only the routes registered after it.
 
-import type { FastifyInstance, onResponseHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onResponseHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type } from 'typebox';
 import { isClusterWorker } from '../cluster.js';
@@ -20,22 +20,50 @@ declare module 'fastify' {
   }
 }
 
-function timingHook(record: RouteRecorder): onResponseHookHandler {
+/**
+ * Whether `app` writes the access log: one line per request at `info` (docs/operations.md "Logs"). Decided
+ * once per route, so a server at `warn` pays nothing for it.
+ */
+function writesAccessLog(app: FastifyInstance): boolean {
+  const log = app.log as { isLevelEnabled?: (level: string) => boolean };
+  return typeof log.isLevelEnabled === 'function' && log.isLevelEnabled('info');
+}
+
+/**
+ * The access-log line of a request: its route pattern (never the URL, which holds user ids: personal
+ * data), method, status and duration; the request's logger adds `request_id`.
+ */
+export function logAccess(request: FastifyRequest, route: string, status: number, ms: number): void {
+  request.log.info({ method: request.method, route, status, ms: Math.round(ms * 1000) / 1000 }, 'request');
+}
+
+function timingHook(record: RouteRecorder, route: string, accessLog: boolean): onResponseHookHandler {
+  if (!accessLog) {
+    return (request, reply, done) => {
+      record(request.method, reply.statusCode, reply.elapsedTime);
+      done();
+    };
+  }
   return (request, reply, done) => {
-    record(request.method, reply.statusCode, reply.elapsedTime);
+    const ms = reply.elapsedTime;
+    record(request.method, reply.statusCode, ms);
+    logAccess(request, route, reply.statusCode, ms);
     done();
   };
 }
 
 /**
- * Options for `setNotFoundHandler` that time its answers (404s, and a 401 or 429 sent before it) as route
- * `unmatched`. Fastify runs every lifecycle hook given there (lib/four-oh-four.js), though its types name
- * only preValidation and preHandler; test/server/metrics.test.ts checks that it does.
+ * Options for `setNotFoundHandler` that time and log its answers (404s, and a 401 or 429 sent before it) as
+ * route `unmatched`. Fastify runs every lifecycle hook given there (lib/four-oh-four.js), though its types
+ * name only preValidation and preHandler; test/server/metrics.test.ts checks that it does.
  */
-export function timedAsUnmatched(metrics: ServerMetrics): { preHandler?: undefined } {
-  return { onResponse: timingHook(metrics.requests.recorderFor(UNMATCHED_ROUTE)) } as {
-    preHandler?: undefined;
-  };
+export function timedAsUnmatched(app: FastifyInstance): { preHandler?: undefined } {
+  const hook = timingHook(
+    app.metrics.requests.recorderFor(UNMATCHED_ROUTE),
+    UNMATCHED_ROUTE,
+    writesAccessLog(app),
+  );
+  return { onResponse: hook } as { preHandler?: undefined };
 }
 
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
@@ -43,8 +71,9 @@ const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 /** Times every route registered after it (and itself registers none). */
 export const requestTimingPlugin = fp(async (app: FastifyInstance) => {
   const requests = app.metrics.requests;
+  const accessLog = writesAccessLog(app);
   app.addHook('onRoute', (route) => {
-    const hook = timingHook(requests.recorderFor(route.url));
+    const hook = timingHook(requests.recorderFor(route.url), route.url, accessLog);
     const existing = route.onResponse;
     route.onResponse =
       existing === undefined ? hook : [...(Array.isArray(existing) ? existing : [existing]), hook];

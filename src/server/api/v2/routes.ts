@@ -234,7 +234,7 @@ const DATA_PROBLEMS = [400, 404, 406, 410, 503] as const;
 export const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   const store = app.store;
 
-  app.setNotFoundHandler(timedAsUnmatched(app.metrics), (request, reply) => {
+  app.setNotFoundHandler(timedAsUnmatched(app), (request, reply) => {
     sendProblem(reply, 404, `no route for ${request.method} ${request.url.split('?')[0]}`);
   });
 
