@@ -4,6 +4,7 @@
 // on 127.0.0.1 only). Also the server's ready time and memory. Numbers are printed, never asserted.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -237,12 +238,20 @@ async function loadDuringSwap(
   };
 }
 
+/**
+ * A server at the defaults a user runs, logging included (the access log at `info`), its log going to a
+ * file beside the lake as a user's would go to a file or journald; not thrown away, which costs nothing.
+ */
 function startServer(root: string, lake: string, port: number, args: readonly string[]): ChildProcess {
-  return spawn(
-    path.join(root, 'bin', 'txlake'),
-    ['serve', '--lake', lake, '--port', String(port), '--log-level', 'warn', ...args],
-    { cwd: root, stdio: 'ignore' },
-  );
+  const log = openSync(path.join(path.dirname(lake), 'serve.log'), 'a');
+  try {
+    return spawn(path.join(root, 'bin', 'txlake'), ['serve', '--lake', lake, '--port', String(port), ...args], {
+      cwd: root,
+      stdio: ['ignore', log, 'ignore'],
+    });
+  } finally {
+    closeSync(log);
+  }
 }
 
 /** Stop a server and wait for its exit (workers included), so the next one has the machine to itself. */
