@@ -136,7 +136,8 @@ Example:
       'after',
       `
 For each endpoint (v1: transactions/{id}, netAmount/{code}; v2: users/{id}/transactions?limit=100,
-merchant-types/{code}/daily-net), autocannon (127.0.0.1 only) first loads a bare node:http server that
+merchant-types/{code}/daily-net), wrk (Debian's; autocannon where wrk is absent or TXLAKE_BENCH_LOAD=autocannon;
+127.0.0.1 only) first loads a bare node:http server that
 answers every request with one fixed body as large as that endpoint's typical answer (the floor), then
 each server in turn, alone on the machine, with requests rotating over up to 100,000 user ids (mostly
 cold answers) or every merchant code:

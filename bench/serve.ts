@@ -21,6 +21,7 @@ import {
   treeRssBytes,
   withWorkDirectory,
 } from './measure.js';
+import { chosenLoadGenerator, type LoadResult, wrkLoad } from './wrk.js';
 
 export { freePort };
 
@@ -51,13 +52,7 @@ export interface ServeBenchOptions {
   log?: (line: string) => void;
 }
 
-export interface LoadResult {
-  requests_per_second: number;
-  p50_ms: number;
-  p99_ms: number;
-  errors: number;
-  non_2xx: number;
-}
+export type { LoadResult };
 
 /**
  * The endpoints loaded: v1's two, and v2's (SPEC §4 "v2") over the same keys: a user's first page of 100
@@ -143,6 +138,7 @@ export async function load(
   connections: number,
   headers: Record<string, string> = {},
 ): Promise<LoadResult> {
+  if (chosenLoadGenerator() === 'wrk') return wrkLoad(port, paths, seconds, connections, headers);
   let next = 0;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
@@ -245,10 +241,14 @@ async function loadDuringSwap(
 function startServer(root: string, lake: string, port: number, args: readonly string[]): ChildProcess {
   const log = openSync(path.join(path.dirname(lake), 'serve.log'), 'a');
   try {
-    return spawn(path.join(root, 'bin', 'txlake'), ['serve', '--lake', lake, '--port', String(port), ...args], {
-      cwd: root,
-      stdio: ['ignore', log, 'ignore'],
-    });
+    return spawn(
+      path.join(root, 'bin', 'txlake'),
+      ['serve', '--lake', lake, '--port', String(port), ...args],
+      {
+        cwd: root,
+        stdio: ['ignore', log, 'ignore'],
+      },
+    );
   } finally {
     closeSync(log);
   }
@@ -430,7 +430,7 @@ function loadColumns(name: string, r: LoadResult, extra = ''): string {
 export function formatServeReport(result: ServeBenchResult): string {
   const lines = [
     `serve benchmark: ${result.rows.toLocaleString('en-US')} rows, ${result.connections} connections, ` +
-      `${result.seconds_per_run} s per run, autocannon on 127.0.0.1`,
+      `${result.seconds_per_run} s per run, ${chosenLoadGenerator()} on 127.0.0.1`,
     `  ${'endpoint / server'.padEnd(30)}  ${'req/s'.padStart(8)}  ${'p50 ms'.padStart(6)}  ${'p99 ms'.padStart(6)}  ${'errors'.padStart(6)}  ratio to floor`,
   ];
   for (const floor of result.floors) {
