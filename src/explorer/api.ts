@@ -119,7 +119,10 @@ export class ApiClient {
         if (this.key.get() !== key) continue;
         const challenge = response.headers.get('www-authenticate') ?? '';
         const refused = key !== null && challenge.includes('invalid_token');
-        if (key !== null) this.key.clear();
+        if (key !== null) {
+          this.key.clear();
+          this.events.keyChanged(false);
+        }
         const given = await this.askForKey(refused ? 'refused' : 'needed');
         if (given === null) throw await problemOf(response, 'an API key is needed to read this server');
         this.key.set(given);

@@ -85,6 +85,7 @@ function start(): void {
   forget.hidden = !api.keyHeld;
 
   let route: Route = parseRoute(location.hash);
+  let listingFailed = false;
   const navigate = (next: Route) => {
     const hash = routeHash(next);
     if (hash === location.hash)
@@ -96,12 +97,19 @@ function start(): void {
     byId('snapshot-select', HTMLSelectElement),
     byId('answered-by', HTMLOutputElement),
     (snapshot) => navigate(withSnapshot(route, snapshot)),
+    () => {
+      if (listingFailed) showProblem(notice, null);
+      listingFailed = false;
+    },
   );
   const context: ViewContext = {
     api,
     money: moneyFormat(),
     navigate,
-    answered: (snapshot, pinned) => bar.answered(snapshot, pinned),
+    // Only the view on screen speaks: a late answer of the view just left must not relabel this one's.
+    answered: (view, snapshot, pinned) => {
+      if (view === route.view) bar.answered(snapshot, pinned);
+    },
   };
   const views = { users: new UserView(context), 'merchant-types': new MerchantView(context) };
   const links = {
@@ -124,6 +132,9 @@ function start(): void {
       );
     }
     bar.choose(snapshot);
+    if (next.unrecognized)
+      showProblem(notice, 'This address names no view of the explorer; here is the user lookup.');
+    else if (!listingFailed) showProblem(notice, null);
     document.title = next.subject === null ? 'txlake explorer' : `${next.subject} · txlake explorer`;
     views[next.view].show(next);
   }
@@ -131,18 +142,19 @@ function start(): void {
   forget.addEventListener('click', () => {
     api.forgetKey();
     show(route); // asks again
-    void bar.refresh().catch(() => {});
+    void listSnapshots();
   });
   window.addEventListener('hashchange', () => show(parseRoute(location.hash)));
   show(route);
-  void bar
-    .refresh()
-    .catch((error: unknown) =>
+  const listSnapshots = () =>
+    bar.refresh().catch((error: unknown) => {
+      listingFailed = true;
       showProblem(
         notice,
         `The snapshots could not be listed: ${error instanceof Error ? error.message : error}`,
-      ),
-    );
+      );
+    });
+  void listSnapshots();
 }
 
 start();

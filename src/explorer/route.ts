@@ -10,13 +10,15 @@ export interface Route {
   subject: string | null;
   /** Filters, page size and `snapshot` (time travel), named as the v2 API names them. */
   query: URLSearchParams;
+  /** The fragment named no view (`#/USERS/1`, `#/5732`): the user lookup is shown, with a word. */
+  unrecognized?: boolean;
 }
 
-const ROUTE = /^#?\/?(users|merchant-types)?(?:\/([^/?]*))?(?:\?(.*))?$/;
+const ROUTE = /^#?(?:\/(users|merchant-types)(?:\/([^/?]*))?)?\/?(?:\?(.*))?$/;
 
 export function parseRoute(hash: string): Route {
   const parts = ROUTE.exec(hash);
-  if (!parts) return { view: 'users', subject: null, query: new URLSearchParams() };
+  if (!parts) return { view: 'users', subject: null, query: new URLSearchParams(), unrecognized: true };
   const subject = parts[2] ? decodeOrKeep(parts[2]) : null;
   return {
     view: parts[1] === 'merchant-types' ? 'merchant-types' : 'users',
@@ -46,5 +48,5 @@ export function withSnapshot(route: Route, snapshot: string | null): Route {
   const query = new URLSearchParams(route.query);
   if (snapshot === null) query.delete('snapshot');
   else query.set('snapshot', snapshot);
-  return { ...route, query };
+  return { view: route.view, subject: route.subject, query };
 }

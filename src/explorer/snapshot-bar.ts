@@ -16,6 +16,8 @@ export interface SnapshotEntry {
 
 export class SnapshotBar {
   private known = new Set<number>();
+  /** The lake's current snapshot, as last listed. */
+  private latest: number | null = null;
   private readonly count = countFormat();
 
   constructor(
@@ -23,6 +25,8 @@ export class SnapshotBar {
     private readonly select: HTMLSelectElement,
     private readonly answeredBy: HTMLOutputElement,
     onChoose: (snapshot: string | null) => void,
+    /** Called each time the snapshots were listed (a notice that they could not be can go). */
+    private readonly onListed: () => void = () => {},
   ) {
     select.addEventListener('change', () => onChoose(select.value === '' ? null : select.value));
   }
@@ -32,6 +36,8 @@ export class SnapshotBar {
     const answer = await this.api.json<{ data: SnapshotEntry[] }>('/api/v2/snapshots');
     const chosen = this.select.value;
     const latest = answer.body.data.find((entry) => entry.current);
+    this.latest = latest?.id ?? null;
+    this.onListed();
     const options = [
       el('option', { value: '' }, latest ? `Latest (now #${latest.id})` : 'Latest'),
       ...answer.body.data.map((entry) => el('option', { value: String(entry.id) }, this.describe(entry))),
@@ -43,7 +49,12 @@ export class SnapshotBar {
   }
 
   /** Show `snapshot` (or Latest) as chosen; a snapshot no longer retained gets an entry saying so. */
-  choose(snapshot: string | null): void {
+  choose(given: string | null): void {
+    // `01` is snapshot 1, as the API reads it.
+    const snapshot =
+      given !== null && /^[0-9]+$/.test(given) && this.known.has(Number(given))
+        ? String(Number(given))
+        : given;
     const listed = [...this.select.options].some((option) => option.value === snapshot);
     if (snapshot !== null && !listed) {
       this.select.append(el('option', { value: snapshot }, `#${snapshot} (not retained)`));
@@ -51,13 +62,21 @@ export class SnapshotBar {
     this.select.value = snapshot ?? '';
   }
 
-  /** Say which snapshot answered the last lookup; a new id means the menu is out of date. */
+  /**
+   * Say which snapshot answered the last lookup (null: it was refused, so none did). "(latest)" only when
+   * it is the latest the menu knows; a walk that began before a newer commit stays on its snapshot and
+   * says so. An id the menu lacks means the menu is out of date.
+   */
   answered(snapshot: number | null, pinned: boolean): void {
-    if (snapshot === null) return;
-    this.answeredBy.value = pinned
-      ? `Answered by snapshot #${snapshot} (time travel)`
-      : `Answered by snapshot #${snapshot} (latest)`;
-    this.answeredBy.classList.toggle('pinned', pinned);
+    this.answeredBy.classList.toggle('pinned', pinned && snapshot !== null);
+    if (snapshot === null) {
+      this.answeredBy.value = this.latest === null ? '' : `No answer; latest is snapshot #${this.latest}`;
+      return;
+    }
+    if (pinned) this.answeredBy.value = `Answered by snapshot #${snapshot} (time travel)`;
+    else if (this.latest !== null && snapshot < this.latest)
+      this.answeredBy.value = `Answered by snapshot #${snapshot} (where this walk began; #${this.latest} is newer)`;
+    else this.answeredBy.value = `Answered by snapshot #${snapshot} (latest)`;
     if (!this.known.has(snapshot)) void this.refresh().catch(() => {});
   }
 

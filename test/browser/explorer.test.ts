@@ -368,6 +368,15 @@ describe('a user', () => {
       false,
     );
     expect(await page.locator('script').count()).toBe(1); // the page's own, nothing injected
+    for (const hash of ['#/USERS/1613', '#/5732', '#/users/1613/extra']) {
+      await page.goto(`${origin}/${hash}`);
+      await expect
+        .poll(() => page.locator('#notice').textContent(), { message: hash })
+        .toBe('This address names no view of the explorer; here is the user lookup.');
+      expect(await page.locator('#user-form input[name="user"]').inputValue(), hash).toBe('');
+    }
+    await page.goto(`${origin}/#/users/${heavyUser}`);
+    await expect.poll(() => page.locator('#notice').isVisible()).toBe(false);
     expectClean(watch);
   });
 
@@ -479,6 +488,21 @@ describe('a merchant category', () => {
     );
     await shoot(page, 'explorer-merchant');
 
+    // The legend under the pointer gives that day's exact amounts, as the table does.
+    const over = await page.locator('.chart-canvas .u-over').boundingBox();
+    await page.mouse.move((over?.x ?? 0) + (over?.width ?? 0) / 2, (over?.y ?? 0) + (over?.height ?? 0) / 2);
+    const legend = await page.$$eval('.chart-canvas .u-legend .u-value', (cells) =>
+      cells.map((cell) => cell.textContent),
+    );
+    const day = answer.data.find((entry) => entry.date === legend[0]);
+    expect(day, `legend ${JSON.stringify(legend)}`).toBeDefined();
+    const negated = (cents: string) => (cents === '0' ? '0' : `-${cents}`);
+    expect(legend.slice(1)).toEqual([
+      dollars(day?.purchases_cents ?? ''),
+      dollars(negated(day?.returns_cents ?? '')),
+      dollars(day?.net_cents ?? ''),
+    ]);
+
     // A date range: fewer days, drawn again.
     await page.locator('#merchant-form input[name="from"]').fill('2023-03-01');
     await page.locator('#merchant-form input[name="to"]').fill('2023-03-15');
@@ -521,6 +545,10 @@ describe('time travel', () => {
       `/api/v2/users/${heavyUser}/export?format=csv&snapshot=1`,
     );
     await shoot(page, 'explorer-time-travel');
+    // A merchant code in the table opens that category as of the same snapshot.
+    expect(await page.locator('#user-table tbody a').first().getAttribute('href')).toMatch(
+      /^#\/merchant-types\/\d+\?snapshot=1$/,
+    );
 
     // The other view keeps the snapshot chosen.
     await page.locator('#nav-merchants').click();
@@ -535,6 +563,47 @@ describe('time travel', () => {
     await page.locator('#snapshot-select').selectOption('');
     await page.waitForFunction(() => document.querySelector('#answered-by')?.textContent?.includes('latest'));
     expect(new URL(page.url()).hash).toBe(`#/merchant-types/${busyCode}`);
+    expectClean(watch);
+  });
+
+  it('says "latest" only for the latest, and reads a snapshot id as the API does', async () => {
+    const { page, watch } = await open(`#/users/${heavyUser}?snapshot=`);
+    await settled(page, '#user-view');
+    await expect
+      .poll(() => page.locator('#answered-by').textContent())
+      .toBe('Answered by snapshot #2 (latest)');
+    await page.goto(`${origin}/#/users/${heavyUser}?snapshot=01`);
+    await expect
+      .poll(() => page.locator('#answered-by').textContent())
+      .toBe('Answered by snapshot #1 (time travel)');
+    expect(await page.locator('#snapshot-select').inputValue()).toBe('1');
+    expect(await page.locator('#snapshot-select option', { hasText: 'not retained' }).count()).toBe(0);
+    expectClean(watch);
+  });
+
+  it('lets only the view on screen say which snapshot answered (a late answer of the view left is not)', async () => {
+    const { page, watch } = await open();
+    await page.locator('#answered-by').filter({ hasText: 'Latest' }).waitFor();
+    // The user's answer (pinned to #1) is held back until the merchant view has answered from the latest.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route('**/api/v2/users/**', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${origin}/#/users/${heavyUser}?snapshot=1`);
+    await page.goto(`${origin}/#/merchant-types/${busyCode}`);
+    await settled(page, '#merchant-view');
+    await expect
+      .poll(() => page.locator('#answered-by').textContent())
+      .toBe('Answered by snapshot #2 (latest)');
+    const late = page.waitForResponse((response) => response.url().includes('/api/v2/users/'));
+    release();
+    await late;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await page.locator('#answered-by').textContent()).toBe('Answered by snapshot #2 (latest)');
     expectClean(watch);
   });
 
@@ -590,16 +659,23 @@ describe('keyboard and small screens', () => {
     await page.keyboard.press('Enter');
     await settled(page, '#user-view');
     expect(await page.locator('#user-table tbody tr').count()).toBe(50);
-    // On to the next page with the keyboard: Tab reaches the pager, Enter presses it.
-    for (
-      let step = 0;
-      step < 200 && (await page.evaluate(() => document.activeElement?.id)) !== 'next-page';
-      step++
-    ) {
+    // On through the pages with the keyboard: the pager comes before the table's links (a few Tabs from
+    // the form), and focus stays on Next, so Enter after Enter walks page after page.
+    let tabs = 0;
+    for (; tabs < 16 && (await page.evaluate(() => document.activeElement?.id)) !== 'next-page'; tabs++) {
       await page.keyboard.press('Tab');
     }
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('next-page');
-    await page.keyboard.press('Enter');
+    for (const pageNumber of [2, 3]) {
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(
+        (n) => document.querySelector('#page-label')?.textContent === `Page ${n}`,
+        pageNumber,
+      );
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('next-page');
+    }
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Enter'); // Previous
     await page.waitForFunction(() => document.querySelector('#page-label')?.textContent === 'Page 2');
     // The merchant view, by keyboard: its link, its form, Enter.
     await page.locator('#nav-merchants').focus();
@@ -654,8 +730,11 @@ describe('a server that needs an API key', () => {
   let keyed: RunningServer;
   let key = '';
 
+  let keyedLake = '';
+
   beforeAll(async () => {
     const keyLake = path.join(temp.make('txlake-explorer-keys-'), 'lake');
+    keyedLake = keyLake;
     fs.cpSync(lake, keyLake, { recursive: true });
     key = (await runExpecting(['keys', 'create', 'support', '--lake', keyLake], 0)).stdout.trim();
     keyed = await startServer(keyLake);
@@ -730,6 +809,29 @@ describe('a server that needs an API key', () => {
     // Forget: the key leaves the tab and the prompt comes back.
     await page.locator('#forget-key').click();
     await dialog.waitFor({ state: 'visible' });
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expectClean(watch, REFUSED);
+  });
+
+  it('asks again, saying so, when the key in use is revoked; Escape leaves no key behind', async () => {
+    const keyLake = keyedLake;
+    const temporary = (
+      await runExpecting(['keys', 'create', 'temporary', '--lake', keyLake], 0)
+    ).stdout.trim();
+    const { page, watch } = await open(`#/users/${heavyUser}`, {}, keyed);
+    await page.locator('#key-dialog').waitFor({ state: 'visible' });
+    await page.locator('#key-dialog input[name="key"]').fill(temporary);
+    await page.keyboard.press('Enter');
+    await settled(page, '#user-view');
+    expect(await page.locator('#forget-key').isVisible()).toBe(true);
+    await runExpecting(['keys', 'revoke', 'temporary', '--lake', keyLake], 0);
+    // Servers honour a revocation within 2 s; the next lookup is refused and the prompt says why.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await page.locator('#user-form button[type="submit"]').click();
+    await page.locator('#key-dialog').waitFor({ state: 'visible' });
+    expect(await page.locator('#key-message').textContent()).toMatch(/refused/);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('#forget-key').isVisible()).toBe(false);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     expectClean(watch, REFUSED);
   });

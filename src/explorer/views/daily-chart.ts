@@ -38,8 +38,13 @@ export class DailyChart {
       days.map((day) => centsForDrawing(-day.returns_cents)),
       days.map((day) => centsForDrawing(day.net_cents)),
     ];
-    const dollars = (cents: number | null) =>
-      cents === null ? '–' : this.money(BigInt(Math.round(cents * 100)));
+    // The legend shows the day's exact amount (the bigint), never the chart's double turned back into cents.
+    const exact =
+      (pick: (day: DailyNetRow) => bigint) =>
+      (_: uPlot, value: number | null, _series: number, index: number | null) => {
+        const day = index === null ? undefined : days[index];
+        return value === null || day === undefined ? '–' : this.money(pick(day));
+      };
     const axis = {
       stroke: COLORS.text,
       grid: { stroke: COLORS.grid, width: 1 },
@@ -59,21 +64,21 @@ export class DailyChart {
             label: 'Purchases',
             stroke: COLORS.purchases,
             width: 1.5,
-            value: (_, v) => dollars(v),
+            value: exact((day) => day.purchases_cents),
             points: { show: showPoints },
           },
           {
             label: 'Returns (−)',
             stroke: COLORS.returns,
             width: 1.5,
-            value: (_, v) => dollars(v),
+            value: exact((day) => -day.returns_cents),
             points: { show: showPoints },
           },
           {
             label: 'Net',
             stroke: COLORS.net,
             width: 2.5,
-            value: (_, v) => dollars(v),
+            value: exact((day) => day.net_cents),
             points: { show: showPoints },
           },
         ],

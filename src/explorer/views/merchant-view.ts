@@ -6,7 +6,7 @@ import { byId, el, showProblem, within } from '../dom.js';
 import { counted, countFormat } from '../format.js';
 import type { Route } from '../route.js';
 import { DailyChart, type DailyNetRow } from './daily-chart.js';
-import type { ViewContext } from './user-view.js';
+import { isPinned, type ViewContext } from './user-view.js';
 
 interface DailyNetPage {
   data: DailyNetRow[];
@@ -96,9 +96,10 @@ export class MerchantView {
       );
       if (generation !== this.generation) return;
       this.render(code, answer.body);
-      this.context.answered(answer.snapshot, route.query.has('snapshot'));
+      this.context.answered('merchant-types', answer.snapshot, isPinned(route));
     } catch (error) {
       if (generation !== this.generation) return;
+      this.context.answered('merchant-types', null, false);
       this.clear();
       showProblem(this.problem, error instanceof Error ? error.message : String(error));
     }

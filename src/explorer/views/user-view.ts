@@ -37,8 +37,8 @@ export interface ViewContext {
   money: MoneyFormat;
   /** Go to a route (the fragment changes; the view is shown again from it). */
   navigate(route: Route): void;
-  /** Tell the snapshot bar which snapshot answered. */
-  answered(snapshot: number | null, pinned: boolean): void;
+  /** Tell the snapshot bar which snapshot answered `view`'s lookup (null: the lookup was refused). */
+  answered(view: Route['view'], snapshot: number | null, pinned: boolean): void;
 }
 
 export class UserView {
@@ -61,14 +61,19 @@ export class UserView {
   private offsets: number[] = [0];
   /** Answers to an earlier lookup that arrive late are dropped. */
   private generation = 0;
+  private loading = false;
 
   constructor(private readonly context: ViewContext) {
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.context.navigate(this.routeFromForm());
     });
-    this.previous.addEventListener('click', () => void this.showPage(this.page - 1));
-    this.next.addEventListener('click', () => void this.showPage(this.page + 1));
+    this.previous.addEventListener('click', () => {
+      if (!this.loading) void this.showPage(this.page - 1);
+    });
+    this.next.addEventListener('click', () => {
+      if (!this.loading) void this.showPage(this.page + 1);
+    });
     for (const format of EXPORT_FORMATS) {
       byId(`export-${format}`, HTMLAnchorElement).addEventListener('click', (event) => {
         // Without a key the link downloads as it is; with one, the request must carry it (a link cannot).
@@ -126,12 +131,15 @@ export class UserView {
         route.query.get(parameter) ?? '';
     }
     const limit = fields.namedItem('limit') as HTMLSelectElement;
-    limit.value = route.query.get('limit') ?? '50';
-    if (limit.value === '') {
-      // a limit typed into the URL that the menu lacks: offer it
-      limit.append(el('option', {}, route.query.get('limit') ?? ''));
-      limit.value = route.query.get('limit') ?? '50';
+    for (const option of [...limit.options]) if (option.dataset.fromAddress !== undefined) option.remove();
+    const wanted = route.query.get('limit') ?? '50';
+    limit.value = wanted;
+    if (limit.value === '' && /^[1-9][0-9]{0,2}$|^1000$/.test(wanted)) {
+      // a page size typed into the address that the menu lacks (and the API takes): offer it, this once
+      limit.append(el('option', { 'data-from-address': '' }, wanted));
+      limit.value = wanted;
     }
+    if (limit.value === '') limit.value = '50'; // the API's problem names the bad value
   }
 
   private pageUrl(route: Route, cursor: string | null): string {
@@ -156,10 +164,19 @@ export class UserView {
   private async showPage(page: number): Promise<void> {
     const route = this.route;
     if (route === null || page < 0 || page >= this.cursors.length) return;
+    try {
+      await this.loadPage(route, page);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  private async loadPage(route: Route, page: number): Promise<void> {
     const generation = this.generation;
     this.status.textContent = 'Loading…';
-    this.previous.disabled = true;
-    this.next.disabled = true;
+    // The buttons stay enabled while a page loads (a disabled button loses the keyboard's focus); a press
+    // meanwhile is ignored.
+    this.loading = true;
     try {
       const answer = await this.context.api.json<TransactionsPage>(
         this.pageUrl(route, this.cursors[page] ?? null),
@@ -174,9 +191,10 @@ export class UserView {
         this.cursors.length = page + 1;
       }
       this.render(route, answer.body, offset);
-      this.context.answered(answer.snapshot, route.query.has('snapshot'));
+      this.context.answered('users', answer.snapshot, isPinned(route));
     } catch (error) {
       if (generation !== this.generation) return;
+      this.context.answered('users', null, false);
       this.clearResults('');
       showProblem(this.problem, error instanceof Error ? error.message : String(error));
       if (error instanceof ApiProblem && error.parameter) this.focusField(error.parameter);
@@ -197,8 +215,12 @@ export class UserView {
         ? `User ${user} has no transactions${filtered ? ' that match these filters' : ''} in snapshot #${page.snapshot}.`
         : `${range} of user ${user}${page.next_cursor === null ? '' : ' (more on the next page)'}.`;
     this.pager.hidden = page.data.length === 0 || (this.page === 0 && page.next_cursor === null);
+    // A pager button that can no longer be used hands the keyboard's focus to the other one.
+    const focused = document.activeElement;
     this.previous.disabled = this.page === 0;
     this.next.disabled = page.next_cursor === null;
+    if (focused === this.next && this.next.disabled) this.previous.focus();
+    if (focused === this.previous && this.previous.disabled) this.next.focus();
     this.pageLabel.textContent = `Page ${this.page + 1}`;
     this.exports.hidden = false;
   }
@@ -215,11 +237,19 @@ export class UserView {
       el(
         'td',
         {},
-        el('a', { href: `#/merchant-types/${code}`, title: `Daily net of merchant category ${code}` }, code),
+        el('a', { href: this.merchantHref(code), title: `Daily net of merchant category ${code}` }, code),
         description ? el('span', { class: 'description' }, ` ${description}`) : null,
       ),
       el('td', { class: 'num' }, this.context.money(row.amount_cents)),
     );
+  }
+
+  /** The merchant view of `code`, as of the snapshot chosen here (time travel applies to every view). */
+  private merchantHref(code: string): string {
+    const snapshot = this.route?.query.get('snapshot');
+    return snapshot
+      ? `#/merchant-types/${code}?snapshot=${encodeURIComponent(snapshot)}`
+      : `#/merchant-types/${code}`;
   }
 
   private clearResults(status: string): void {
@@ -259,4 +289,9 @@ export class UserView {
     const element = field ? this.form.elements.namedItem(field) : null;
     if (element instanceof HTMLElement) element.focus();
   }
+}
+
+/** Whether a lookup is pinned to a snapshot (`?snapshot=` with a value; empty is the latest). */
+export function isPinned(route: Route): boolean {
+  return (route.query.get('snapshot') ?? '') !== '';
 }

@@ -48,6 +48,8 @@ export async function explorerRoutes(app: FastifyInstance, options: ExplorerOpti
     immutable: true,
     schemaHide: true,
     logLevel: 'warn',
+    // The page is `/` (revalidated on each visit): under /explorer/ it would be cached for a year.
+    allowedPath: (pathName) => !pathName.startsWith('/index.html'),
   });
   // The page itself is checked on every visit, so a new build (new asset names) shows at once.
   app.get('/', { schema: { hide: true } }, (_request, reply) =>
