@@ -18,6 +18,7 @@ import {
 } from '../backends/store.js';
 import { LakeLayout } from '../lake/layout.js';
 import type { AccessControl } from './access.js';
+import { AccessLog, type LineSink } from './access-log.js';
 import { AnswerCache } from './answer-cache.js';
 import { v1Routes } from './api/v1/routes.js';
 import { sendBackendUnavailable, sendProblem } from './api/v2/problems.js';
@@ -56,6 +57,8 @@ declare module 'fastify' {
     snapshotView(request: FastifyRequest, reply: FastifyReply): SnapshotView | null;
     /** Set the headers that name the snapshot an answer came from. */
     labelAnswer(reply: FastifyReply, view: SnapshotView): void;
+    /** One line per request (access-log.ts); null when the log level is above `info` or there is no log. */
+    accessLog: AccessLog | null;
   }
   interface FastifyRequest {
     /** The name of the API key that authenticated this request; null while the server has no keys. */
@@ -83,6 +86,8 @@ export interface AppOptions {
   trustProxy?: string;
   /** The web explorer at `/` (default true); the API alone without. */
   explorer?: boolean;
+  /** Where the access log's lines go (the log's own destination); absent: no access log. */
+  accessLog?: LineSink;
 }
 
 /** Default answer cache: enough for the hot users and every merchant code of a large lake. */
@@ -131,13 +136,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       reply.code(400).send({ error: param ? `${param} must be an integer` : error.message });
       // No hook runs for what the router refused: timed here, as a request no route matched.
       unmatched(request.method, reply.statusCode, reply.elapsedTime);
-      logAccess(request, UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime);
+      logAccess(app, request, UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   answerExpectContinue(app.server);
 
   capConnections(app.server, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, app.log);
   app.decorate('store', options.store);
+  const level = app.log as { isLevelEnabled?: (level: string) => boolean };
+  const logsRequests = options.accessLog !== undefined && level.isLevelEnabled?.('info') === true;
+  app.decorate('accessLog', logsRequests && options.accessLog ? new AccessLog(options.accessLog) : null);
   app.decorateRequest('apiKeyName', null);
   app.decorate('access', options.access ?? null);
   const answers = new AnswerCache(options.store, options.answerCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES);

@@ -12,7 +12,7 @@ export interface LogDestination extends pino.DestinationStream {
 }
 
 export function logDestination(): LogDestination {
-  const stream = pino.destination({ dest: 1, sync: false, minLength: 0 });
+  const stream = pino.destination({ dest: 1, sync: false });
   const flushAtExit = () => {
     try {
       stream.flushSync();

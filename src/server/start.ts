@@ -96,6 +96,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     ...(options.explorer === undefined ? {} : { explorer: options.explorer }),
+    accessLog: logs,
     logger: { level: options.logLevel ?? 'info', redact: ['req.headers.authorization'], stream: logs },
   });
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -164,6 +165,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await app.close(); // stops accepting, lets in-flight requests finish
       await store.close();
       await access.stop();
+      app.accessLog?.close();
       await logs.close();
     })();
     return stopping;

@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyRequest, onResponseHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type } from 'typebox';
+import { AccessLog } from '../access-log.js';
 import { isClusterWorker } from '../cluster.js';
 import { WorkerMetrics } from '../metrics/cluster-metrics.js';
 import { type RouteRecorder, UNMATCHED_ROUTE } from '../metrics/request-durations.js';
@@ -20,34 +21,38 @@ declare module 'fastify' {
   }
 }
 
-/**
- * Whether `app` writes the access log: one line per request at `info` (docs/operations.md "Logs"). Decided
- * once per route, so a server at `warn` pays nothing for it.
- */
-function writesAccessLog(app: FastifyInstance): boolean {
-  const log = app.log as { isLevelEnabled?: (level: string) => boolean };
-  return typeof log.isLevelEnabled === 'function' && log.isLevelEnabled('info');
+/** The access log of `app` (docs/operations.md "Logs"), null at `warn` and above: then requests pay nothing. */
+function accessLogOf(app: FastifyInstance): AccessLog | null {
+  return app.accessLog;
 }
 
-/**
- * The access-log line of a request: its route pattern (never the URL, which holds user ids: personal
- * data), method, status and duration; the request's logger adds `request_id`.
- */
-export function logAccess(request: FastifyRequest, route: string, status: number, ms: number): void {
-  request.log.info({ method: request.method, route, status, ms: Math.round(ms * 1000) / 1000 }, 'request');
+/** The access-log line of a request no route took (the router's refusals, the not-found handlers). */
+export function logAccess(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  route: string,
+  status: number,
+  ms: number,
+): void {
+  app.accessLog?.write(request.id, request.method, AccessLog.routeField(route), status, ms);
 }
 
-function timingHook(record: RouteRecorder, route: string, accessLog: boolean): onResponseHookHandler {
-  if (!accessLog) {
+function timingHook(
+  record: RouteRecorder,
+  route: string,
+  accessLog: AccessLog | null,
+): onResponseHookHandler {
+  if (accessLog === null) {
     return (request, reply, done) => {
       record(request.method, reply.statusCode, reply.elapsedTime);
       done();
     };
   }
+  const routeField = AccessLog.routeField(route);
   return (request, reply, done) => {
     const ms = reply.elapsedTime;
     record(request.method, reply.statusCode, ms);
-    logAccess(request, route, reply.statusCode, ms);
+    accessLog.write(request.id, request.method, routeField, reply.statusCode, ms);
     done();
   };
 }
@@ -61,7 +66,7 @@ export function timedAsUnmatched(app: FastifyInstance): { preHandler?: undefined
   const hook = timingHook(
     app.metrics.requests.recorderFor(UNMATCHED_ROUTE),
     UNMATCHED_ROUTE,
-    writesAccessLog(app),
+    accessLogOf(app),
   );
   return { onResponse: hook } as { preHandler?: undefined };
 }
@@ -71,7 +76,7 @@ const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 /** Times every route registered after it (and itself registers none). */
 export const requestTimingPlugin = fp(async (app: FastifyInstance) => {
   const requests = app.metrics.requests;
-  const accessLog = writesAccessLog(app);
+  const accessLog = accessLogOf(app);
   app.addHook('onRoute', (route) => {
     const hook = timingHook(requests.recorderFor(route.url), route.url, accessLog);
     const existing = route.onResponse;
