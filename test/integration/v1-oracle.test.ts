@@ -283,7 +283,7 @@ describe('v1 answers against the oracle', () => {
           workers
             .stdout()
             .split('\n')
-            .filter((line) => line.includes('"url":"/api/v1/'))
+            .filter((line) => line.includes('"route":"/api/v1/'))
             .map((line) => /"pid":([0-9]+)/.exec(line)?.[1]),
         );
       const until = Date.now() + 5_000;
